@@ -1,0 +1,156 @@
+//! `/api/v1/webhooks`: endpoint create, read, update, delete and secret.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::endpoint_input::{apply, new_endpoint, EndpointInput};
+use super::pagination;
+use crate::api::AppState;
+use crate::clock::{format_rfc3339, now_ms};
+use crate::domain::duration::format_duration;
+use crate::domain::{DisabledReason, Endpoint};
+use crate::error::ApiError;
+use crate::ids::EndpointId;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/webhooks", web::post().to(create))
+        .route("/webhooks", web::get().to(list))
+        .route("/webhooks/{id}", web::get().to(get))
+        .route("/webhooks/{id}", web::patch().to(update))
+        .route("/webhooks/{id}", web::delete().to(delete))
+        .route("/webhooks/{id}/secret", web::get().to(secret));
+}
+
+/// The public view of an endpoint; the secret is never part of it.
+pub fn view(endpoint: &Endpoint) -> Value {
+    let metadata: Value = serde_json::from_str(&endpoint.metadata_json).unwrap_or(json!({}));
+    let mut view = json!({
+        "id": endpoint.id.to_string(),
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "active": endpoint.active,
+        "description": endpoint.description,
+        "signature_header": endpoint.signature_header,
+        "signature_style": endpoint.signature_style,
+        "payload_format": endpoint.payload_format,
+        "retry_schedule": endpoint.retry_schedule.as_ref().map(|s| s.as_strings()),
+        "timeout": endpoint.timeout.map(format_duration),
+        "max_in_flight": endpoint.max_in_flight,
+        "rate_limit_per_s": endpoint.rate_limit_per_s,
+        "debug_mode": endpoint.debug_mode,
+        "metadata": metadata,
+        "created_at": format_rfc3339(endpoint.created_at_ms),
+        "updated_at": format_rfc3339(endpoint.updated_at_ms),
+    });
+    if let (Some(reason), Some(at)) = (endpoint.disabled_reason, endpoint.disabled_at_ms) {
+        view["disabled_reason"] = json!(reason);
+        view["disabled_at"] = json!(format_rfc3339(at));
+    }
+    if let Some(partner) = endpoint.partner_id {
+        view["partner_id"] = json!(partner.to_string());
+    }
+    view
+}
+
+pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("endpoint"))
+}
+
+pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
+    state
+        .store
+        .get_endpoint(parse_id(raw_id)?)?
+        .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    input: web::Json<EndpointInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = input.into_inner();
+    let inactive = input.active == Some(false);
+    let mut endpoint = new_endpoint(input, &state.settings, now_ms())?;
+    if inactive {
+        endpoint.active = false;
+        endpoint.disabled_reason = Some(DisabledReason::Manual);
+        endpoint.disabled_at_ms = Some(endpoint.created_at_ms);
+    }
+    state.store.save_endpoint(&endpoint).await?;
+    tracing::info!(endpoint = %endpoint.id, url = %endpoint.url, "endpoint created");
+    let mut body = view(&endpoint);
+    body["secret"] = json!(endpoint.secret);
+    Ok(HttpResponse::Created().json(body))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::cursor::<EndpointId>(query.cursor.as_deref())?;
+    let page = state.store.list_endpoints(after, limit)?;
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({
+        "data": page.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(view(&load(&state, &id)?)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    input: web::Json<EndpointInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut endpoint = load(&state, &id)?;
+    let input = input.into_inner();
+    let activation = input.active;
+    apply(input, &mut endpoint, &state.settings)?;
+    let now = now_ms();
+    endpoint.updated_at_ms = now;
+    match activation {
+        Some(true) if !endpoint.active => {
+            state.store.enable_endpoint(&mut endpoint, now).await?;
+            state.wake_dispatcher.notify_one();
+        }
+        Some(false) if endpoint.active => {
+            state
+                .store
+                .disable_endpoint(&mut endpoint, DisabledReason::Manual, now)
+                .await?;
+        }
+        _ => state.store.save_endpoint(&endpoint).await?,
+    }
+    Ok(HttpResponse::Ok().json(view(&endpoint)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.store.delete_endpoint(parse_id(&id)?).await? {
+        return Err(ApiError::not_found("endpoint"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn secret(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = load(&state, &id)?;
+    Ok(HttpResponse::Ok().json(json!({ "secret": endpoint.secret })))
+}

@@ -1,0 +1,26 @@
+//! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
+//! unauthenticated probes.
+
+mod deliveries;
+mod endpoint_input;
+mod endpoints;
+mod events;
+mod pagination;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+use super::auth::require_admin;
+
+pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
+    config
+        .route("/healthz", web::get().to(super::healthz))
+        .route("/readyz", web::get().to(super::healthz))
+        .service(
+            web::scope("/api/v1")
+                .wrap(from_fn(require_admin))
+                .configure(endpoints::routes)
+                .configure(|c| events::routes(c, max_payload_bytes))
+                .configure(deliveries::routes),
+        );
+}

@@ -1,0 +1,29 @@
+//! `limit` and `cursor` query parameters, shared by every list route.
+
+use std::str::FromStr;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 1000;
+
+pub fn limit(raw: Option<usize>) -> Result<usize, ApiError> {
+    match raw.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        _ => Err(ApiError::invalid(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// A cursor is the ID of the last item of the previous page.
+pub fn cursor<T: FromStr>(raw: Option<&str>) -> Result<Option<T>, ApiError> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|_| {
+                ApiError::invalid("invalid_cursor", "cursor is not one this API gave out")
+            })
+        })
+        .transpose()
+}

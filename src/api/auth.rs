@@ -1,0 +1,78 @@
+//! Admin authentication: a bearer token from `admin.tokens`, or the one
+//! generated into `<data_dir>/admin.token` on first start.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, Error};
+use base64::Engine;
+
+use super::AppState;
+use crate::delivery::signing::constant_time_eq;
+use crate::error::ApiError;
+
+/// The configured tokens, or the generated one (created if missing).
+pub fn admin_tokens(configured: &[String], data_dir: &Path) -> std::io::Result<Vec<String>> {
+    if !configured.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    let path = data_dir.join("admin.token");
+    if let Ok(existing) = fs::read_to_string(&path) {
+        let token = existing.trim().to_string();
+        if !token.is_empty() {
+            return Ok(vec![token]);
+        }
+    }
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    write_private(&path, &token)?;
+    tracing::info!(path = %path.display(), "generated an admin token (admin.tokens is empty)");
+    Ok(vec![token])
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// The `Authorization: Bearer` value, if the header has that form.
+pub fn bearer(request: &actix_web::HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Middleware for `/api/v1`: refuses any request without a known token.
+pub async fn require_admin(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let known = request
+        .app_data::<web::Data<AppState>>()
+        .zip(bearer(request.request()))
+        .is_some_and(|(state, given)| {
+            state
+                .admin_tokens
+                .iter()
+                .any(|token| constant_time_eq(token.as_bytes(), given.as_bytes()))
+        });
+    if !known {
+        return Err(ApiError::Unauthorized.into());
+    }
+    next.call(request).await
+}

@@ -1,0 +1,91 @@
+//! The HTTP surface, split by audience: the public listener (partners,
+//! inbound webhooks, health) and the on-box admin listener (`/api/v1`,
+//! metrics, console). Two `HttpServer`s, because one server serves one `App`.
+
+mod admin;
+mod auth;
+pub use auth::admin_tokens as auth_tokens;
+mod body;
+mod public;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// What every handler may use. Handlers reach storage only through `Store`.
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub admin_tokens: Vec<String>,
+    /// Wakes the dispatcher when new work lands on the wheel.
+    pub wake_dispatcher: Arc<Notify>,
+}
+
+pub struct Listeners {
+    pub public: Server,
+    pub admin: Server,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+}
+
+/// Binds both listeners; they serve once their futures are polled.
+pub fn bind(state: AppState) -> std::io::Result<Listeners> {
+    let state = web::Data::new(state);
+    let grace = state.settings.server.shutdown_grace.as_secs();
+
+    let public_state = state.clone();
+    let public = HttpServer::new(move || {
+        App::new()
+            .app_data(public_state.clone())
+            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
+            .configure(body::configure_extractors)
+            .configure(public::routes)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(grace)
+    .bind(state.settings.server.public_bind)?;
+    let public_addr = first_addr(&public.addrs())?;
+
+    let admin_state = state.clone();
+    let max_payload_bytes = state.settings.events.max_payload_bytes;
+    let admin = HttpServer::new(move || {
+        App::new()
+            .app_data(admin_state.clone())
+            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
+            .configure(body::configure_extractors)
+            .configure(|c| admin::routes(c, max_payload_bytes))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(grace)
+    .bind(state.settings.server.admin_bind)?;
+    let admin_addr = first_addr(&admin.addrs())?;
+
+    Ok(Listeners {
+        public: public.disable_signals().run(),
+        admin: admin.disable_signals().run(),
+        public_addr,
+        admin_addr,
+    })
+}
+
+fn first_addr(addrs: &[SocketAddr]) -> std::io::Result<SocketAddr> {
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("listener bound no address"))
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such route".into()))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}

@@ -1,0 +1,7 @@
+//! Routes of the public listener. Nothing under `/api/` answers here.
+
+use actix_web::web;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route("/healthz", web::get().to(super::healthz));
+}

@@ -1,0 +1,327 @@
+//! Typed settings: `config.toml` overlaid with `HOOKD__SECTION__KEY` variables.
+//!
+//! Every key has a default (SPEC §10), unknown keys are refused so a typo never
+//! silently falls back to a default, and a bad value names its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::duration::serde_duration;
+use crate::domain::schedule::RetrySchedule;
+
+/// Keys whose environment variable holds a comma-separated list.
+const LIST_KEYS: [&str; 6] = [
+    "admin.tokens",
+    "delivery.retry_schedule",
+    "partners.registration_tokens",
+    "partners.events",
+    "partners.inbound_events",
+    "partners.retry_schedule",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub admin: AdminSettings,
+    pub storage: StorageSettings,
+    pub delivery: DeliverySettings,
+    pub events: EventSettings,
+    pub partners: PartnerSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub public_bind: SocketAddr,
+    pub admin_bind: SocketAddr,
+    #[serde(with = "serde_duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            public_bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Acknowledge only after a flush covering the write.
+    Flush,
+    /// Rely on sled's periodic sync; the last moments may be lost on a crash.
+    Background,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    #[serde(with = "serde_duration")]
+    pub event_retention: Duration,
+    /// sled's page cache, in bytes of on-disk size (sled's own default is 1 GiB).
+    pub cache_capacity: u64,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            data_dir: PathBuf::from("./data"),
+            durability: Durability::Flush,
+            event_retention: Duration::from_secs(30 * 86_400),
+            cache_capacity: 128 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub allow_http: bool,
+    pub allow_private_targets: bool,
+    pub retry_schedule: RetrySchedule,
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    pub max_in_flight: u32,
+    pub max_in_flight_total: u32,
+    pub disable_after_failures: u32,
+    #[serde(with = "serde_duration")]
+    pub disable_after: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            allow_http: false,
+            allow_private_targets: false,
+            retry_schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(30),
+            max_in_flight: 16,
+            max_in_flight_total: 512,
+            disable_after_failures: 100,
+            disable_after: Duration::from_secs(5 * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    pub max_payload_bytes: usize,
+    #[serde(with = "serde_duration")]
+    pub idempotency_window: Duration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            max_payload_bytes: 256 * 1024,
+            idempotency_window: Duration::from_secs(86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    Token,
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartnerSettings {
+    pub registration: RegistrationMode,
+    pub registration_tokens: Vec<String>,
+    pub events: Vec<String>,
+    pub inbound_events: Vec<String>,
+    pub retry_schedule: RetrySchedule,
+}
+
+impl Default for PartnerSettings {
+    fn default() -> Self {
+        let schedule = ["0s", "1s", "2s"].map(String::from);
+        PartnerSettings {
+            registration: RegistrationMode::Token,
+            registration_tokens: Vec::new(),
+            events: Vec::new(),
+            inbound_events: Vec::new(),
+            retry_schedule: RetrySchedule::parse(&schedule).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `path` (a missing file means all defaults) and then the process environment.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        Self::load_with_env(path, None)
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: Option<config::Map<String, String>>,
+    ) -> Result<Settings, ConfigError> {
+        let mut environment = config::Environment::with_prefix("HOOKD")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(env);
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from(path).required(false))
+            .add_source(environment)
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if self.delivery.max_in_flight == 0 {
+            return invalid("delivery.max_in_flight", "must be at least 1");
+        }
+        if self.delivery.max_in_flight_total == 0 {
+            return invalid("delivery.max_in_flight_total", "must be at least 1");
+        }
+        if self.delivery.timeout.is_zero() {
+            return invalid("delivery.timeout", "must be longer than 0s");
+        }
+        if self.delivery.disable_after_failures == 0 {
+            return invalid("delivery.disable_after_failures", "must be at least 1");
+        }
+        if self.events.max_payload_bytes == 0 {
+            return invalid("events.max_payload_bytes", "must be at least 1");
+        }
+        if self.admin.tokens.iter().any(|t| t.len() < 16) {
+            return invalid("admin.tokens", "every token needs at least 16 characters");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "is not a valid tracing filter");
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as JSON, with every secret replaced by `***`.
+    pub fn masked(&self) -> serde_json::Value {
+        let mut copy = self.clone();
+        let mask = |tokens: &mut Vec<String>| tokens.iter_mut().for_each(|t| *t = "***".into());
+        mask(&mut copy.admin.tokens);
+        mask(&mut copy.partners.registration_tokens);
+        serde_json::to_value(&copy).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(Path::new("/nonexistent/hookd.toml"), Some(map))
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.server.admin_bind.to_string(), "127.0.0.1:8081");
+        assert_eq!(s.delivery.retry_schedule.attempts(), 5);
+        assert_eq!(s.partners.retry_schedule.attempts(), 3);
+        assert_eq!(s.storage.durability, Durability::Flush);
+    }
+
+    #[test]
+    fn environment_overrides_scalars_and_lists() {
+        let s = load(&[
+            ("HOOKD__SERVER__ADMIN_BIND", "127.0.0.1:9000"),
+            ("HOOKD__ADMIN__TOKENS", "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb"),
+            ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,10s"),
+            ("HOOKD__DELIVERY__TIMEOUT", "5s"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.admin_bind.port(), 9000);
+        assert_eq!(s.admin.tokens.len(), 2);
+        assert_eq!(s.delivery.retry_schedule.attempts(), 2);
+        assert_eq!(s.delivery.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = load(&[("HOOKD__DELIVERY__TIMEOUT", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("timeout"), "{err}");
+        let err = load(&[("HOOKD__DELIVERY__MAX_IN_FLIGHT", "0")]).unwrap_err();
+        assert!(err.to_string().contains("delivery.max_in_flight"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load(&[("HOOKD__DELIVERY__RETRIES", "3")]).unwrap_err();
+        assert!(err.to_string().contains("retries"), "{err}");
+    }
+
+    #[test]
+    fn masking_hides_tokens() {
+        let s = load(&[("HOOKD__ADMIN__TOKENS", "supersecrettoken1")]).unwrap();
+        let text = s.masked().to_string();
+        assert!(!text.contains("supersecrettoken1"));
+    }
+}

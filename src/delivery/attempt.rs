@@ -1,0 +1,235 @@
+//! One HTTP attempt: build the body, sign it, POST it, and report what came
+//! back. Deciding what that means for the delivery is `outcome` and `retry`.
+
+use std::time::{Duration, Instant};
+
+use awc::error::SendRequestError;
+
+use crate::delivery::outcome::{parse_retry_after, AttemptResult};
+use crate::delivery::payload::{payload_value, render_body, PayloadInput};
+use crate::delivery::signing::{standard_webhooks_signature, style_signature};
+use crate::domain::{Delivery, Endpoint, Event, SignatureStyle};
+
+/// Receivers' answers are read up to this size and no further.
+const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
+
+pub const USER_AGENT: &str = concat!("hookd/", env!("CARGO_PKG_VERSION"));
+
+/// Everything needed to send one attempt, computed before any I/O.
+pub struct PreparedAttempt {
+    pub url: String,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+/// What one attempt observed.
+pub struct AttemptReport {
+    pub result: AttemptResult,
+    pub duration: Duration,
+    pub response_body: Option<String>,
+}
+
+/// The body and headers of attempt number `attempt` (1-based) of `delivery`.
+/// The signatures cover the exact bytes sent.
+pub fn prepare(
+    delivery: &Delivery,
+    event: &Event,
+    endpoint: &Endpoint,
+    attempt: u32,
+    timeout: Duration,
+    now_secs: i64,
+) -> Result<PreparedAttempt, String> {
+    let data: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&event.data_json).map_err(|e| format!("stored event data: {e}"))?;
+    let event_id = event.id.to_string();
+    let input = PayloadInput {
+        event_id: &event_id,
+        event_type: &event.event_type,
+        created_at_ms: event.created_at_ms(),
+        data: &data,
+        test: event.test,
+        source: event.source.as_deref(),
+    };
+    let value = payload_value(endpoint.payload_format, &input);
+    let canonical = endpoint.signature_style == SignatureStyle::CanonicalJson;
+    let body = render_body(&value, canonical);
+
+    let delivery_id = delivery.id.to_string();
+    let headers = vec![
+        ("Content-Type".to_string(), "application/json".to_string()),
+        ("User-Agent".to_string(), USER_AGENT.to_string()),
+        ("X-Webhook-Event".to_string(), event.event_type.clone()),
+        ("X-Webhook-Delivery".to_string(), delivery_id.clone()),
+        ("X-Webhook-Attempt".to_string(), attempt.to_string()),
+        (
+            endpoint.signature_header.clone(),
+            style_signature(endpoint.signature_style, &endpoint.secret, &body),
+        ),
+        (
+            "webhook-signature".to_string(),
+            standard_webhooks_signature(&endpoint.secret, &delivery_id, now_secs, &body),
+        ),
+        ("webhook-id".to_string(), delivery_id),
+        ("webhook-timestamp".to_string(), now_secs.to_string()),
+    ];
+    Ok(PreparedAttempt {
+        url: endpoint.url.clone(),
+        body,
+        headers,
+        timeout,
+    })
+}
+
+/// Sends one prepared attempt. Never follows redirects (the client is built
+/// without them) and never waits longer than the attempt's timeout in total.
+pub async fn send(client: &awc::Client, prepared: PreparedAttempt) -> AttemptReport {
+    let started = Instant::now();
+    let mut request = client.post(&prepared.url).timeout(prepared.timeout);
+    for (name, value) in &prepared.headers {
+        request = request.insert_header((name.as_str(), value.as_str()));
+    }
+    let result = request.send_body(prepared.body).await;
+    let (result, response_body) = match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+            let remaining = prepared.timeout.saturating_sub(started.elapsed());
+            let mut response = response.timeout(remaining.max(Duration::from_millis(1)));
+            let body = response
+                .body()
+                .limit(RESPONSE_BODY_LIMIT)
+                .await
+                .ok()
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            (
+                AttemptResult::Response {
+                    status,
+                    retry_after,
+                },
+                body,
+            )
+        }
+        Err(SendRequestError::Timeout) => (AttemptResult::Timeout, None),
+        Err(error) => (AttemptResult::Connect(error.to_string()), None),
+    };
+    AttemptReport {
+        result,
+        duration: started.elapsed(),
+        response_body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DeliveryStatus, PayloadFormat};
+    use crate::ids::{DeliveryId, EndpointId, EventId};
+
+    fn fixture(style: SignatureStyle, format: PayloadFormat) -> (Delivery, Event, Endpoint) {
+        let event = Event {
+            id: EventId::generate(1_704_186_000_000),
+            event_type: "payment.success".into(),
+            data_json: r#"{"amount":150.0,"user_name":"Juan Pérez"}"#.into(),
+            source: None,
+            test: false,
+        };
+        let endpoint = Endpoint {
+            id: EndpointId::generate(1),
+            url: "https://example.com/hook".into(),
+            events: vec!["*".into()],
+            secret: "test_secret_0123456789".into(),
+            active: true,
+            disabled_reason: None,
+            disabled_at_ms: None,
+            description: None,
+            signature_header: "X-Webhook-Signature".into(),
+            signature_style: style,
+            payload_format: format,
+            retry_schedule: None,
+            timeout: None,
+            max_in_flight: None,
+            rate_limit_per_s: None,
+            debug_mode: false,
+            metadata_json: "{}".into(),
+            partner_id: None,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        let delivery = Delivery {
+            id: DeliveryId::generate(2),
+            event_id: event.id,
+            endpoint_id: endpoint.id,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_ms: Some(0),
+            updated_at_ms: 0,
+        };
+        (delivery, event, endpoint)
+    }
+
+    fn header<'a>(prepared: &'a PreparedAttempt, name: &str) -> &'a str {
+        prepared
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    }
+
+    #[test]
+    fn headers_identify_the_delivery_and_sign_the_exact_body() {
+        let (delivery, event, endpoint) =
+            fixture(SignatureStyle::Sha256Prefixed, PayloadFormat::Envelope);
+        let prepared = prepare(
+            &delivery,
+            &event,
+            &endpoint,
+            2,
+            Duration::from_secs(1),
+            1_700_000_000,
+        )
+        .unwrap();
+        assert_eq!(
+            header(&prepared, "X-Webhook-Delivery"),
+            delivery.id.to_string()
+        );
+        assert_eq!(header(&prepared, "webhook-id"), delivery.id.to_string());
+        assert_eq!(header(&prepared, "X-Webhook-Attempt"), "2");
+        assert_eq!(header(&prepared, "X-Webhook-Event"), "payment.success");
+        assert!(header(&prepared, "User-Agent").starts_with("hookd/"));
+        let expected = style_signature(
+            SignatureStyle::Sha256Prefixed,
+            &endpoint.secret,
+            &prepared.body,
+        );
+        assert_eq!(header(&prepared, "X-Webhook-Signature"), expected);
+        let body: serde_json::Value = serde_json::from_slice(&prepared.body).unwrap();
+        assert_eq!(body["id"], event.id.to_string());
+        assert_eq!(body["data"]["amount"], 150.0);
+    }
+
+    #[test]
+    fn canonical_endpoints_receive_canonical_bytes() {
+        let (delivery, event, endpoint) =
+            fixture(SignatureStyle::CanonicalJson, PayloadFormat::Flat);
+        let prepared = prepare(
+            &delivery,
+            &event,
+            &endpoint,
+            1,
+            Duration::from_secs(1),
+            1_700_000_000,
+        )
+        .unwrap();
+        let text = String::from_utf8(prepared.body.clone()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"amount":150.0,"event":"payment.success","timestamp":1704186000,"user_name":"Juan P\u00e9rez"}"#
+        );
+    }
+}

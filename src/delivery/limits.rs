@@ -1,0 +1,123 @@
+//! Isolation between endpoints: per-endpoint in-flight caps and rate limits,
+//! and the process-wide cap. One slow endpoint fills only its own lane.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::domain::{Delivery, Endpoint, Event};
+use crate::ids::EndpointId;
+
+/// A claimed delivery waiting for its endpoint's next free start.
+pub struct Job {
+    pub delivery: Delivery,
+    pub event: Event,
+}
+
+#[derive(Default)]
+struct Lane {
+    in_flight: u32,
+    waiting: VecDeque<Job>,
+    /// Earliest time the next attempt may start under `rate_limit_per_s`.
+    next_start_ms: u64,
+}
+
+pub struct Limits {
+    total_cap: usize,
+    default_endpoint_cap: u32,
+    in_flight: usize,
+    waiting: usize,
+    lanes: HashMap<EndpointId, Lane>,
+}
+
+impl Limits {
+    pub fn new(total_cap: u32, default_endpoint_cap: u32) -> Limits {
+        Limits {
+            total_cap: total_cap as usize,
+            default_endpoint_cap,
+            in_flight: 0,
+            waiting: 0,
+            lanes: HashMap::new(),
+        }
+    }
+
+    fn endpoint_cap(&self, endpoint: &Endpoint) -> u32 {
+        endpoint.max_in_flight.unwrap_or(self.default_endpoint_cap)
+    }
+
+    /// No more work may be claimed at all.
+    pub fn full(&self) -> bool {
+        self.in_flight + self.waiting >= self.total_cap
+    }
+
+    /// Whether one more delivery for `endpoint` may be claimed now.
+    pub fn has_room(&self, endpoint: &Endpoint) -> bool {
+        let taken = self
+            .lanes
+            .get(&endpoint.id)
+            .map_or(0, |lane| lane.in_flight + lane.waiting.len() as u32);
+        !self.full() && taken < self.endpoint_cap(endpoint)
+    }
+
+    pub fn enqueue(&mut self, endpoint: EndpointId, job: Job) {
+        self.lanes
+            .entry(endpoint)
+            .or_default()
+            .waiting
+            .push_back(job);
+        self.waiting += 1;
+    }
+
+    /// The next job of `endpoint` allowed to start at `now_ms`, counted as in
+    /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`.
+    pub fn start_next(&mut self, endpoint: &Endpoint, now_ms: u64) -> Result<Job, Option<u64>> {
+        let Some(lane) = self.lanes.get_mut(&endpoint.id) else {
+            return Err(None);
+        };
+        if lane.waiting.is_empty() {
+            return Err(None);
+        }
+        if let Some(rate) = endpoint.rate_limit_per_s.filter(|r| *r > 0) {
+            if now_ms < lane.next_start_ms {
+                return Err(Some(lane.next_start_ms));
+            }
+            lane.next_start_ms = now_ms + (1000 / u64::from(rate)).max(1);
+        }
+        let job = lane.waiting.pop_front().ok_or(None)?;
+        lane.in_flight += 1;
+        self.waiting -= 1;
+        self.in_flight += 1;
+        Ok(job)
+    }
+
+    /// Removes and returns every waiting job of an endpoint (disabled or gone).
+    pub fn drain_waiting(&mut self, endpoint: EndpointId) -> Vec<Job> {
+        let Some(lane) = self.lanes.get_mut(&endpoint) else {
+            return Vec::new();
+        };
+        let drained: Vec<Job> = lane.waiting.drain(..).collect();
+        self.waiting -= drained.len();
+        drained
+    }
+
+    pub fn finished(&mut self, endpoint: EndpointId) {
+        if let Some(lane) = self.lanes.get_mut(&endpoint) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            self.in_flight = self.in_flight.saturating_sub(1);
+            if lane.in_flight == 0 && lane.waiting.is_empty() && lane.next_start_ms == 0 {
+                self.lanes.remove(&endpoint);
+            }
+        }
+    }
+
+    /// Endpoints that have jobs waiting to start.
+    pub fn endpoints_waiting(&self) -> Vec<EndpointId> {
+        self.lanes
+            .iter()
+            .filter(|(_, lane)| !lane.waiting.is_empty())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+}

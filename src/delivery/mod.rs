@@ -1,0 +1,20 @@
+//! Delivery: from a due wheel entry to a signed POST and its recorded outcome.
+//!
+//! - `dispatcher`: the loop that claims due deliveries and starts attempts.
+//! - `limits`: per-endpoint and global concurrency, rate limits.
+//! - `worker`: one attempt end to end, and what it means for the delivery.
+//! - `attempt`: building, signing and sending one HTTP request.
+//! - `outcome`: classifying an HTTP result (SPEC §5).
+//! - `retry`: when the next attempt is due, if any.
+//! - `payload`, `signing`: body formats and signatures.
+//! - `client`: the awc client's safety settings.
+
+pub mod attempt;
+pub mod client;
+pub mod dispatcher;
+pub mod limits;
+pub mod outcome;
+pub mod payload;
+pub mod retry;
+pub mod signing;
+pub mod worker;

@@ -1,0 +1,72 @@
+//! An endpoint: a URL subscribed to some event types, with how to sign and
+//! shape what it receives and how hard to try.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::schedule::RetrySchedule;
+use crate::ids::{EndpointId, PartnerId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureStyle {
+    /// `sha256=<hex>` over the raw body (seeds 000, 003).
+    Sha256Prefixed,
+    /// Bare hex over the raw body (seed 001).
+    Hex,
+    /// Bare hex over the canonical JSON body (seed 004).
+    CanonicalJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    /// `{"id", "type", "created_at", "data"}`.
+    Envelope,
+    /// The data's fields at top level plus `event` and `timestamp` (seed 004).
+    Flat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledReason {
+    Manual,
+    Failures,
+    Gone,
+}
+
+pub const DEFAULT_SIGNATURE_HEADER: &str = "X-Webhook-Signature";
+
+/// A subscription as stored. Optional knobs left `None` follow `[delivery]` config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub active: bool,
+    pub disabled_reason: Option<DisabledReason>,
+    pub disabled_at_ms: Option<u64>,
+    pub description: Option<String>,
+    pub signature_header: String,
+    pub signature_style: SignatureStyle,
+    pub payload_format: PayloadFormat,
+    pub retry_schedule: Option<RetrySchedule>,
+    pub timeout: Option<Duration>,
+    pub max_in_flight: Option<u32>,
+    pub rate_limit_per_s: Option<u32>,
+    pub debug_mode: bool,
+    /// Free-form JSON object, kept as text because the codec cannot carry `serde_json::Value`.
+    pub metadata_json: String,
+    pub partner_id: Option<PartnerId>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+impl Endpoint {
+    /// The endpoint's own schedule, else the configured default.
+    pub fn schedule<'a>(&'a self, default: &'a RetrySchedule) -> &'a RetrySchedule {
+        self.retry_schedule.as_ref().unwrap_or(default)
+    }
+}

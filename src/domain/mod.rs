@@ -1,0 +1,15 @@
+//! Plain types of the webhook world and the rules that validate them.
+//! Nothing here knows about HTTP or storage.
+
+pub mod delivery;
+pub mod duration;
+pub mod endpoint;
+pub mod event;
+pub mod event_type;
+pub mod filter;
+pub mod schedule;
+pub mod target;
+
+pub use delivery::{Attempt, Delivery, DeliveryStatus};
+pub use endpoint::{DisabledReason, Endpoint, PayloadFormat, SignatureStyle};
+pub use event::Event;

@@ -1,0 +1,33 @@
+//! # hookd
+//!
+//! A webhook delivery daemon: one binary, an embedded durable log.
+//!
+//! # Layout
+//!
+//! The path of one event, and the file that owns each step:
+//!
+//! - `api/admin/events.rs` validates a publish (`domain/`) and calls
+//!   `store/events.rs`, which writes the event, one delivery per matching
+//!   endpoint and their wheel entries in one transaction;
+//!   `store/committer.rs` flushes once for all waiting writers; then the 202.
+//! - `delivery/dispatcher.rs` wakes, claims due entries (`store/wheel.rs`)
+//!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
+//!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
+//!   `signing.rs`), classifies the answer (`outcome.rs`) and decides the next
+//!   try (`retry.rs`), recorded by `store/deliveries.rs`.
+//!
+//! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
+//! `startup.rs` wires it all together.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod startup;
+pub mod store;
+
+pub use startup::run;

@@ -1,0 +1,158 @@
+//! Wiring: settings → logging → store → listeners and dispatcher → signals.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Notify};
+
+use crate::api::{self, AppState};
+use crate::cli::{Cli, Command};
+use crate::clock::now_ms;
+use crate::config::{LogFormat, Settings};
+use crate::delivery::dispatcher::Dispatcher;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+enum StartupError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen: {0}")]
+    Listen(std::io::Error),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Serve {
+        config: "config.toml".into(),
+    });
+    match command {
+        Command::CheckConfig { config } => match Settings::load(&config) {
+            Ok(settings) => {
+                let text = serde_json::to_string_pretty(&settings.masked()).unwrap_or_default();
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("hookd: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config } => {
+            let settings = match Settings::load(&config) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("hookd: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(&settings);
+            match actix_web::rt::System::new().block_on(serve(Arc::new(settings))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, "hookd stopped");
+                    eprintln!("hookd: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let _ = match settings.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
+    // awc's rustls connector needs a process-wide crypto provider (TRAPS.md);
+    // an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let data_dir = &settings.storage.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let store = Store::open(&settings.storage)?;
+    let requeued = store.requeue_claimed(now_ms())?;
+    if requeued > 0 {
+        tracing::info!(
+            requeued,
+            "attempts interrupted by the last stop are due again"
+        );
+    }
+    let admin_tokens = api::auth_tokens(&settings.admin.tokens, data_dir).map_err(|source| {
+        StartupError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        }
+    })?;
+
+    let wake = Arc::new(Notify::new());
+    let listeners = api::bind(AppState {
+        store: store.clone(),
+        settings: settings.clone(),
+        admin_tokens,
+        wake_dispatcher: wake.clone(),
+    })
+    .map_err(StartupError::Listen)?;
+    let public = listeners.public.handle();
+    let admin = listeners.admin.handle();
+    actix_web::rt::spawn(listeners.public);
+    actix_web::rt::spawn(listeners.admin);
+
+    let (stop_dispatcher, shutdown) = watch::channel(false);
+    let dispatcher = actix_web::rt::spawn(
+        Dispatcher {
+            store: store.clone(),
+            settings: settings.clone(),
+            wake,
+            shutdown,
+        }
+        .run(),
+    );
+    tracing::info!(
+        public = %listeners.public_addr,
+        admin = %listeners.admin_addr,
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = stop_dispatcher.send(true);
+    tokio::join!(public.stop(true), admin.stop(true));
+    let _ = dispatcher.await;
+    store.flush_now()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,188 @@
+//! Deliveries and their attempts: reading them, recording an attempt's
+//! outcome, and sending one again by hand.
+
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::{codec, keys, Store, StoreError};
+use crate::domain::{Attempt, Delivery, DeliveryStatus};
+use crate::ids::{DeliveryId, EndpointId, EventId};
+
+/// What an attempt decided for its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    /// Back on the wheel, due at this time.
+    RetryAt(u64),
+    Failed,
+}
+
+pub struct DeliveryPage {
+    pub deliveries: Vec<Delivery>,
+    /// Set when more may follow.
+    pub next: Option<DeliveryId>,
+}
+
+impl Store {
+    pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        self.deliveries
+            .get(id.to_bytes())?
+            .map(|bytes| codec::decode(&bytes))
+            .transpose()
+    }
+
+    pub(super) fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.deliveries
+            .insert(delivery.id.to_bytes(), codec::encode(delivery)?)?;
+        Ok(())
+    }
+
+    pub fn attempts_of(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        self.attempts
+            .scan_prefix(id.to_bytes())
+            .map(|entry| codec::decode(&entry?.1))
+            .collect()
+    }
+
+    pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.event_deliveries.scan_prefix(event.to_bytes()) {
+            let (key, _) = entry?;
+            if let Some(delivery) = keys::pair_second(&key)
+                .map(|id| self.get_delivery(id))
+                .transpose()?
+                .flatten()
+            {
+                found.push(delivery);
+            }
+        }
+        Ok(found)
+    }
+
+    /// An endpoint's deliveries, newest first, optionally of one status.
+    pub fn deliveries_of_endpoint(
+        &self,
+        endpoint: EndpointId,
+        status: Option<DeliveryStatus>,
+        before: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError> {
+        let start = keys::pair(endpoint, DeliveryId::from_u128(0));
+        let end = match before {
+            Some(before) => keys::pair(endpoint, before),
+            None => keys::pair(endpoint, DeliveryId::from_u128(u128::MAX)),
+        };
+        let mut deliveries = Vec::new();
+        let mut next = None;
+        for entry in self.endpoint_deliveries.range(start..end).rev() {
+            let (key, _) = entry?;
+            let Some(delivery) = keys::pair_second(&key)
+                .map(|id| self.get_delivery(id))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            if status.is_some_and(|wanted| wanted != delivery.status) {
+                continue;
+            }
+            if deliveries.len() == limit {
+                next = deliveries.last().map(|d: &Delivery| d.id);
+                break;
+            }
+            deliveries.push(delivery);
+        }
+        Ok(DeliveryPage { deliveries, next })
+    }
+
+    /// Records a finished attempt and applies its outcome, releasing the claim.
+    /// A delivery held or cancelled while its attempt was in flight keeps that
+    /// status unless the attempt succeeded.
+    pub fn record_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: &Attempt,
+        outcome: AttemptOutcome,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let attempt_key = keys::attempt(id, attempt.attempt);
+        let attempt_value = codec::encode(attempt)?;
+        let trees = (&self.deliveries, &self.attempts, &self.claimed, &self.wheel);
+        let updated = trees.transaction(|(deliveries, attempts, claimed, wheel)| {
+            let Some(bytes) = deliveries.get(id.to_bytes())? else {
+                claimed.remove(&id.to_bytes()[..])?;
+                return Ok(None);
+            };
+            let mut delivery: Delivery =
+                codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+            delivery.attempts = delivery.attempts.max(attempt.attempt);
+            delivery.updated_at_ms = attempt.at_ms;
+            let still_open = delivery.status == DeliveryStatus::Pending;
+            delivery.next_attempt_ms = None;
+            match outcome {
+                AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
+                AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
+                AttemptOutcome::RetryAt(due) if still_open => {
+                    delivery.next_attempt_ms = Some(due);
+                    wheel.insert(
+                        &keys::wheel(due, id)[..],
+                        &delivery.endpoint_id.to_bytes()[..],
+                    )?;
+                }
+                _ => {}
+            }
+            let encoded = codec::encode(&delivery).map_err(ConflictableTransactionError::Abort)?;
+            deliveries.insert(&id.to_bytes()[..], encoded)?;
+            attempts.insert(&attempt_key[..], attempt_value.as_slice())?;
+            claimed.remove(&id.to_bytes()[..])?;
+            Ok(Some(delivery))
+        })?;
+        Ok(updated)
+    }
+
+    /// Ends a claim without an attempt: the delivery's endpoint turned out to
+    /// be disabled (`Held`) or deleted (`Cancelled`).
+    pub fn release_claim(&self, id: DeliveryId, status: DeliveryStatus) -> Result<(), StoreError> {
+        if let Some(mut delivery) = self.get_delivery(id)? {
+            if delivery.status == DeliveryStatus::Pending {
+                delivery.status = status;
+                delivery.next_attempt_ms = None;
+                self.put_delivery(&delivery)?;
+            }
+        }
+        self.claimed.remove(id.to_bytes())?;
+        Ok(())
+    }
+
+    /// Puts a delivery back on the wheel due now, for one more attempt.
+    /// Returns the delivery as it was, or `None` if unknown.
+    pub async fn retry_now(
+        &self,
+        id: DeliveryId,
+        now_ms: u64,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let Some(mut delivery) = self.get_delivery(id)? else {
+            return Ok(None);
+        };
+        let before = delivery.clone();
+        if matches!(
+            delivery.status,
+            DeliveryStatus::Held | DeliveryStatus::Cancelled
+        ) {
+            return Ok(Some(before));
+        }
+        if self.claimed.contains_key(id.to_bytes())? {
+            return Ok(Some(before));
+        }
+        if let Some(due) = delivery.next_attempt_ms {
+            self.wheel.remove(keys::wheel(due, id))?;
+        }
+        delivery.status = DeliveryStatus::Pending;
+        delivery.next_attempt_ms = Some(now_ms);
+        delivery.updated_at_ms = now_ms;
+        self.put_delivery(&delivery)?;
+        self.wheel
+            .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
+        self.commit().await?;
+        Ok(Some(before))
+    }
+}

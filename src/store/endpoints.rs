@@ -1,0 +1,158 @@
+//! Endpoints: stored records plus the in-memory list of active subscribers
+//! that publishing fans out to.
+
+use std::sync::Arc;
+
+use super::{codec, keys, Store, StoreError, Subscriber};
+use crate::domain::filter::EventFilter;
+use crate::domain::{DeliveryStatus, DisabledReason, Endpoint};
+use crate::ids::EndpointId;
+
+impl Store {
+    pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        self.endpoints
+            .get(id.to_bytes())?
+            .map(|bytes| codec::decode(&bytes))
+            .transpose()
+    }
+
+    /// Endpoints in creation order, starting after `after`.
+    pub fn list_endpoints(
+        &self,
+        after: Option<EndpointId>,
+        limit: usize,
+    ) -> Result<Vec<Endpoint>, StoreError> {
+        let start = after.map(|id| id.to_bytes().to_vec()).unwrap_or_default();
+        self.endpoints
+            .range(start..)
+            .filter(|entry| match (entry, after) {
+                (Ok((key, _)), Some(after)) => key.as_ref() != after.to_bytes(),
+                _ => true,
+            })
+            .take(limit)
+            .map(|entry| codec::decode(&entry?.1))
+            .collect()
+    }
+
+    /// Inserts or replaces an endpoint, durably.
+    pub async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        self.endpoints
+            .insert(endpoint.id.to_bytes(), codec::encode(endpoint)?)?;
+        self.reload_subscribers()?;
+        self.commit().await
+    }
+
+    /// Removes an endpoint and cancels what it was still owed.
+    pub async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
+        if self.endpoints.remove(id.to_bytes())?.is_none() {
+            return Ok(false);
+        }
+        self.reload_subscribers()?;
+        self.set_open_deliveries(id, DeliveryStatus::Cancelled, 0)?;
+        self.commit().await?;
+        Ok(true)
+    }
+
+    /// Switches an endpoint off: its open deliveries are held, not dropped.
+    pub async fn disable_endpoint(
+        &self,
+        endpoint: &mut Endpoint,
+        reason: DisabledReason,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        endpoint.active = false;
+        endpoint.disabled_reason = Some(reason);
+        endpoint.disabled_at_ms = Some(now_ms);
+        endpoint.updated_at_ms = now_ms;
+        self.save_endpoint(endpoint).await?;
+        self.set_open_deliveries(endpoint.id, DeliveryStatus::Held, now_ms)?;
+        self.commit().await
+    }
+
+    /// Switches an endpoint back on; its held deliveries become due now.
+    pub async fn enable_endpoint(
+        &self,
+        endpoint: &mut Endpoint,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        endpoint.active = true;
+        endpoint.disabled_reason = None;
+        endpoint.disabled_at_ms = None;
+        endpoint.updated_at_ms = now_ms;
+        self.save_endpoint(endpoint).await?;
+        self.set_open_deliveries(endpoint.id, DeliveryStatus::Pending, now_ms)?;
+        self.commit().await
+    }
+
+    /// Moves every open (pending or held) delivery of an endpoint to `status`:
+    /// `Held` takes them off the wheel, `Pending` puts them back due at
+    /// `due_ms`, `Cancelled` ends them.
+    pub fn set_open_deliveries(
+        &self,
+        endpoint: EndpointId,
+        status: DeliveryStatus,
+        due_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for entry in self.endpoint_deliveries.scan_prefix(endpoint.to_bytes()) {
+            let (key, _) = entry?;
+            let Some(id) = keys::pair_second(&key) else {
+                continue;
+            };
+            let Some(mut delivery) = self.get_delivery(id)? else {
+                continue;
+            };
+            let open = matches!(
+                delivery.status,
+                DeliveryStatus::Pending | DeliveryStatus::Held
+            );
+            if !open || delivery.status == status {
+                continue;
+            }
+            if let Some(due) = delivery.next_attempt_ms.take() {
+                self.wheel.remove(keys::wheel(due, id))?;
+            }
+            if status == DeliveryStatus::Pending {
+                delivery.next_attempt_ms = Some(due_ms);
+                self.wheel
+                    .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
+            }
+            delivery.status = status;
+            self.deliveries
+                .insert(id.to_bytes(), codec::encode(&delivery)?)?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// The active endpoints, as of the last endpoint write.
+    pub fn subscribers(&self) -> Arc<Vec<Subscriber>> {
+        match self.subscribers.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(super) fn reload_subscribers(&self) -> Result<(), StoreError> {
+        // Held across the scan so two concurrent endpoint writes cannot
+        // install their snapshots in the wrong order.
+        let mut guard = match self.subscribers.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut active = Vec::new();
+        for entry in self.endpoints.iter() {
+            let endpoint: Endpoint = codec::decode(&entry?.1)?;
+            if !endpoint.active {
+                continue;
+            }
+            // A stored filter was validated on the way in; one that no longer
+            // parses (a rule tightened since) simply matches nothing.
+            if let Ok(filter) = EventFilter::parse(&endpoint.events) {
+                active.push(Subscriber { endpoint, filter });
+            }
+        }
+        *guard = Arc::new(active);
+        Ok(())
+    }
+}

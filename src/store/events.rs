@@ -1,0 +1,203 @@
+//! The append-only event log, and publishing: an event, one delivery per
+//! matching active endpoint, their wheel entries and the idempotency record,
+//! all written in one transaction.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::{codec, keys, Store, StoreError};
+use crate::domain::filter::EventFilter;
+use crate::domain::schedule::RetrySchedule;
+use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
+use crate::ids::{DeliveryId, EventId};
+
+/// An event to append, already validated.
+pub struct NewEvent {
+    pub event: Event,
+    /// Deliver to this endpoint only (test sends) instead of every subscriber.
+    pub only_to: Option<Endpoint>,
+}
+
+/// What the publisher is told about one stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppendedEvent {
+    pub id: EventId,
+    pub event_type: String,
+    pub deliveries: u32,
+}
+
+pub struct AppendOutcome {
+    pub events: Vec<AppendedEvent>,
+    /// True when the idempotency key was seen before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdempotencyRecord {
+    stored_at_ms: u64,
+    events: Vec<AppendedEvent>,
+}
+
+/// A page request over the log.
+pub struct EventQuery {
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub types: Option<EventFilter>,
+    pub after: Option<EventId>,
+    pub limit: usize,
+}
+
+impl Store {
+    /// Appends events and their deliveries atomically and waits until they are
+    /// durable. A repeat of `idempotency_key` younger than `window_ms` returns
+    /// the first answer and stores nothing.
+    pub async fn append_events(
+        &self,
+        batch: Vec<NewEvent>,
+        idempotency_key: Option<&str>,
+        window_ms: u64,
+        default_schedule: &RetrySchedule,
+        now_ms: u64,
+    ) -> Result<AppendOutcome, StoreError> {
+        let subscribers = self.subscribers();
+        let mut rng = rand::thread_rng();
+        let mut appended = Vec::with_capacity(batch.len());
+        let mut writes: Vec<EventWrites> = Vec::with_capacity(batch.len());
+        for NewEvent { event, only_to } in batch {
+            let targets: Vec<&Endpoint> = match &only_to {
+                Some(endpoint) => vec![endpoint],
+                None => subscribers
+                    .iter()
+                    .filter(|s| s.filter.matches(&event.event_type))
+                    .map(|s| &s.endpoint)
+                    .collect(),
+            };
+            let mut fanout = Vec::new();
+            for endpoint in targets {
+                let delay = endpoint
+                    .schedule(default_schedule)
+                    .jittered_delay_before(1, &mut rng)
+                    .unwrap_or_default();
+                let due = now_ms + delay.as_millis() as u64;
+                let delivery = Delivery {
+                    id: DeliveryId::generate(now_ms),
+                    event_id: event.id,
+                    endpoint_id: endpoint.id,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_ms: Some(due),
+                    updated_at_ms: now_ms,
+                };
+                fanout.push((codec::encode(&delivery)?, delivery));
+            }
+            appended.push(AppendedEvent {
+                id: event.id,
+                event_type: event.event_type.clone(),
+                deliveries: fanout.len() as u32,
+            });
+            writes.push(EventWrites {
+                key: event.id.to_bytes(),
+                value: codec::encode(&event)?,
+                fanout,
+            });
+        }
+        let record = codec::encode(&IdempotencyRecord {
+            stored_at_ms: now_ms,
+            events: appended.clone(),
+        })?;
+
+        let trees = (
+            &self.events,
+            &self.deliveries,
+            &self.endpoint_deliveries,
+            &self.event_deliveries,
+            &self.wheel,
+            &self.idempotency,
+        );
+        let earlier =
+            trees.transaction(|(events, deliveries, by_endpoint, by_event, wheel, idem)| {
+                if let Some(key) = idempotency_key {
+                    if let Some(bytes) = idem.get(key)? {
+                        let seen: IdempotencyRecord =
+                            codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                        if now_ms.saturating_sub(seen.stored_at_ms) < window_ms {
+                            return Ok(Some(seen.events));
+                        }
+                    }
+                    idem.insert(key, record.as_slice())?;
+                }
+                for write in &writes {
+                    events.insert(&write.key, write.value.as_slice())?;
+                    for (bytes, delivery) in &write.fanout {
+                        deliveries.insert(&delivery.id.to_bytes(), bytes.as_slice())?;
+                        by_endpoint.insert(&keys::pair(delivery.endpoint_id, delivery.id), &[])?;
+                        by_event.insert(&keys::pair(delivery.event_id, delivery.id), &[])?;
+                        let due = delivery.next_attempt_ms.unwrap_or(now_ms);
+                        wheel.insert(
+                            &keys::wheel(due, delivery.id)[..],
+                            &delivery.endpoint_id.to_bytes()[..],
+                        )?;
+                    }
+                }
+                Ok(None)
+            })?;
+        if let Some(events) = earlier {
+            return Ok(AppendOutcome {
+                events,
+                duplicate: true,
+            });
+        }
+        self.commit().await?;
+        Ok(AppendOutcome {
+            events: appended,
+            duplicate: false,
+        })
+    }
+
+    pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.events
+            .get(id.to_bytes())?
+            .map(|bytes| codec::decode(&bytes))
+            .transpose()
+    }
+
+    /// One page of the log in time order. Walks the key range lazily, so a
+    /// narrow type filter over a wide range costs a scan but never memory.
+    pub fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let mut start = EventId::lowest_at(query.from_ms.unwrap_or(0)).to_bytes();
+        if let Some(after) = query.after {
+            start = start.max(after.to_bytes());
+        }
+        let end = EventId::lowest_at(query.to_ms.unwrap_or(u64::MAX >> 16)).to_bytes();
+        let mut page = Vec::new();
+        for entry in self.events.range(start..end) {
+            let (key, value) = entry?;
+            if query
+                .after
+                .is_some_and(|after| key.as_ref() == after.to_bytes())
+            {
+                continue;
+            }
+            let event: Event = codec::decode(&value)?;
+            if query
+                .types
+                .as_ref()
+                .is_some_and(|filter| !filter.matches(&event.event_type))
+            {
+                continue;
+            }
+            page.push(event);
+            if page.len() >= query.limit {
+                break;
+            }
+        }
+        Ok(page)
+    }
+}
+
+struct EventWrites {
+    key: [u8; 16],
+    value: Vec<u8>,
+    fanout: Vec<(Vec<u8>, Delivery)>,
+}

@@ -1,0 +1,159 @@
+//! Storage: the only module that knows sled (and, through `codec`, bincode).
+//!
+//! Trees:
+//! - `meta`: the schema version, checked at open.
+//! - `endpoints`: endpoint ID → endpoint.
+//! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
+//! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
+//! - `endpoint_deliveries`, `event_deliveries`: (owner, delivery) → () indexes.
+//! - `wheel`: (due ms, delivery) → () — what is owed, and when.
+//! - `claimed`: delivery → () — taken off the wheel and being attempted; put
+//!   back on the wheel at the next open, so a crash never loses an attempt.
+//! - `idempotency`: publish key → the first answer.
+
+mod codec;
+mod committer;
+mod deliveries;
+mod endpoints;
+mod events;
+mod keys;
+mod wheel;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use sled::transaction::TransactionError;
+
+pub use committer::Committer;
+pub use deliveries::{AttemptOutcome, DeliveryPage};
+pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
+pub use wheel::WheelEntry;
+
+use crate::config::{Durability, StorageSettings};
+use crate::domain::filter::EventFilter;
+use crate::domain::Endpoint;
+
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored record could not be read: {0}")]
+    Codec(String),
+    #[error("storage cannot accept writes: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(error: TransactionError<StoreError>) -> Self {
+        match error {
+            TransactionError::Abort(inner) => inner,
+            TransactionError::Storage(inner) => StoreError::Sled(inner),
+        }
+    }
+}
+
+/// An active endpoint with its filter parsed once, for fan-out.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub endpoint: Endpoint,
+    pub filter: EventFilter,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    endpoints: sled::Tree,
+    events: sled::Tree,
+    deliveries: sled::Tree,
+    attempts: sled::Tree,
+    endpoint_deliveries: sled::Tree,
+    event_deliveries: sled::Tree,
+    wheel: sled::Tree,
+    claimed: sled::Tree,
+    idempotency: sled::Tree,
+    committer: Committer,
+    durability: Durability,
+    /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
+    subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
+}
+
+impl Store {
+    pub fn open(settings: &StorageSettings) -> Result<Store, StoreError> {
+        Self::open_at(
+            &settings.data_dir.join("db"),
+            settings.cache_capacity,
+            settings.durability,
+        )
+    }
+
+    pub fn open_at(
+        path: &Path,
+        cache_capacity: u64,
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity)
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        let store = Store {
+            meta: tree("meta")?,
+            endpoints: tree("endpoints")?,
+            events: tree("events")?,
+            deliveries: tree("deliveries")?,
+            attempts: tree("attempts")?,
+            endpoint_deliveries: tree("endpoint_deliveries")?,
+            event_deliveries: tree("event_deliveries")?,
+            wheel: tree("wheel")?,
+            claimed: tree("claimed")?,
+            idempotency: tree("idempotency")?,
+            committer: Committer::start(db.clone())?,
+            durability,
+            subscribers: Arc::default(),
+            db,
+        };
+        store.check_schema()?;
+        store.reload_subscribers()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.meta.get("schema_version")? {
+            None => {
+                self.meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
+            Some(bytes) => Err(StoreError::Schema(format!(
+                "the data directory holds schema version {:?}; this build reads version {SCHEMA_VERSION}",
+                bytes.as_ref()
+            ))),
+        }
+    }
+
+    /// Waits until everything written so far is durable (or returns at once
+    /// under `storage.durability = "background"`).
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        match self.durability {
+            Durability::Flush => self.committer.commit().await,
+            Durability::Background => Ok(()),
+        }
+    }
+
+    /// Blocking flush, for shutdown.
+    pub fn flush_now(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}

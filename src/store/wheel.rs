@@ -1,0 +1,104 @@
+//! The timer wheel: (due ms, delivery) keys in time order, and the claim that
+//! takes a due delivery off it for an attempt.
+//!
+//! A claimed delivery sits in the `claimed` tree until its attempt is
+//! recorded. If the process dies first, [`Store::requeue_claimed`] puts it
+//! back on the wheel at the next start: at least once, never zero times.
+
+use sled::Transactional;
+
+use super::{keys, Store, StoreError};
+use crate::domain::DeliveryStatus;
+use crate::ids::{DeliveryId, EndpointId};
+
+#[derive(Debug, Clone, Copy)]
+pub struct WheelEntry {
+    pub due_ms: u64,
+    pub delivery: DeliveryId,
+    pub endpoint: EndpointId,
+}
+
+impl Store {
+    /// Wheel entries due at or before `now_ms`, earliest first, each with the
+    /// endpoint it is owed to (the wheel's value), so the dispatcher can pass
+    /// over a saturated endpoint's backlog without reading its deliveries.
+    pub fn due_entries(
+        &self,
+        now_ms: u64,
+    ) -> impl Iterator<Item = Result<WheelEntry, StoreError>> + '_ {
+        let end = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
+        self.wheel.range(..end).filter_map(|entry| {
+            let (key, value) = match entry {
+                Ok(pair) => pair,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let (due_ms, delivery) = keys::parse_wheel(&key)?;
+            let endpoint = <[u8; 16]>::try_from(value.as_ref()).ok()?;
+            Some(Ok(WheelEntry {
+                due_ms,
+                delivery,
+                endpoint: EndpointId::from_bytes(endpoint),
+            }))
+        })
+    }
+
+    /// When the earliest entry is due, if any.
+    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .wheel
+            .first()?
+            .and_then(|(key, _)| keys::parse_wheel(&key))
+            .map(|(due, _)| due))
+    }
+
+    /// When the earliest entry due strictly after `now_ms` is due, if any.
+    pub fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
+        let start = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
+        match self.wheel.range(start..).next() {
+            Some(entry) => Ok(keys::parse_wheel(&entry?.0).map(|(due, _)| due)),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves one entry from the wheel to `claimed`. False when it was already
+    /// gone (cancelled, held or claimed meanwhile).
+    pub fn claim(&self, due_ms: u64, id: DeliveryId) -> Result<bool, StoreError> {
+        let key = keys::wheel(due_ms, id);
+        let claimed = (&self.wheel, &self.claimed).transaction(|(wheel, claimed)| {
+            if wheel.remove(&key[..])?.is_none() {
+                return Ok(false);
+            }
+            claimed.insert(&id.to_bytes()[..], &[][..])?;
+            Ok(true)
+        })?;
+        Ok(claimed)
+    }
+
+    /// Returns every claimed delivery to the wheel, due at `now_ms`. Run once
+    /// at start-up, before the dispatcher, for attempts a crash interrupted.
+    pub fn requeue_claimed(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut requeued = 0;
+        for entry in self.claimed.iter() {
+            let (key, _) = entry?;
+            let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
+                continue;
+            };
+            let id = DeliveryId::from_bytes(bytes);
+            let pending = self.get_delivery(id)?;
+            if let Some(mut delivery) = pending.filter(|d| d.status == DeliveryStatus::Pending) {
+                delivery.next_attempt_ms = Some(now_ms);
+                self.put_delivery(&delivery)?;
+                self.wheel
+                    .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
+                requeued += 1;
+            }
+            self.claimed.remove(key)?;
+        }
+        self.flush_now()?;
+        Ok(requeued)
+    }
+
+    pub fn wheel_depth(&self) -> usize {
+        self.wheel.len()
+    }
+}
