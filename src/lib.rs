@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod operational;
 pub mod startup;
 pub mod store;
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::api::{self, AppState};
 use crate::cli::{Cli, Command};
@@ -100,12 +100,10 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         }
     })?;
 
-    let wake = Arc::new(Notify::new());
     let listeners = api::bind(AppState {
         store: store.clone(),
         settings: settings.clone(),
         admin_tokens,
-        wake_dispatcher: wake.clone(),
     })
     .map_err(StartupError::Listen)?;
     let public = listeners.public.handle();
@@ -118,7 +116,6 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         Dispatcher {
             store: store.clone(),
             settings: settings.clone(),
-            wake,
             shutdown,
         }
         .run(),

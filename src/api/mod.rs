@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -24,8 +23,6 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub admin_tokens: Vec<String>,
-    /// Wakes the dispatcher when new work lands on the wheel.
-    pub wake_dispatcher: Arc<Notify>,
 }
 
 pub struct Listeners {

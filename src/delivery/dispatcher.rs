@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 
 use crate::clock::now_ms;
 use crate::config::Settings;
@@ -27,7 +27,6 @@ const CLAIM_BATCH: usize = 1024;
 pub struct Dispatcher {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub wake: Arc<Notify>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -43,6 +42,7 @@ impl Dispatcher {
         let delivery = &self.settings.delivery;
         let mut limits = Limits::new(delivery.max_in_flight_total, delivery.max_in_flight);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<EndpointId>();
+        let wheel_changed = self.store.wheel_changed();
 
         while !*self.shutdown.borrow() {
             while let Ok(endpoint) = done_rx.try_recv() {
@@ -67,7 +67,7 @@ impl Dispatcher {
                 Duration::from_millis(at.saturating_sub(now_ms()))
             });
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = wheel_changed.notified() => {}
                 Some(endpoint) = done_rx.recv() => limits.finished(endpoint),
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.shutdown.changed() => {}

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 /// What happened on the wire during one attempt.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
     /// The receiver answered; `retry_after` is its parsed `Retry-After`.
     Response {
@@ -19,7 +19,7 @@ pub enum AttemptResult {
 }
 
 /// What to do with the delivery after the attempt.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Succeeded,
     /// Try again per the schedule; `retry_after` is the receiver's request,
@@ -68,9 +68,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// IMF-fixdate via RFC 3339, which humantime already validates; the
-/// obsolete RFC 850 and asctime forms are not worth the code.
+/// Rewrites an IMF-fixdate as RFC 3339 so humantime checks the calendar
+/// (day of month, leap years, clock ranges) instead of code here. The
+/// obsolete RFC 850 and asctime forms are refused: senders must not emit them.
 fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
+    const WEEKDAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -79,7 +81,7 @@ fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
         return None;
     };
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if !weekday.ends_with(',') || !digits(day, 2) || !digits(year, 4) || time.len() != 8 {
+    if !WEEKDAYS.contains(weekday) || !digits(day, 2) || !digits(year, 4) || time.len() != 8 {
         return None;
     }
     let month = MONTHS.iter().position(|m| m == month)? + 1;
@@ -87,11 +89,16 @@ fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339(&rfc3339).ok()
 }
 
-/// SPEC caps Retry-After at the next slot × 10; a 0s slot is treated as 1s so
-/// the cap still allows a short wait.
+/// SPEC caps `Retry-After` at ten times the next slot of the schedule. A 0s
+/// slot (an immediate retry) would make that cap zero and the header
+/// meaningless, so it counts as 1s: a receiver may still ask for up to 10s.
 pub fn cap_retry_after(retry_after: Duration, next_slot: Duration) -> Duration {
-    let cap = next_slot.max(Duration::from_secs(1)).saturating_mul(10);
-    retry_after.min(cap)
+    let slot = if next_slot.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        next_slot
+    };
+    retry_after.min(slot.saturating_mul(10))
 }
 
 #[cfg(test)]
@@ -197,6 +204,9 @@ mod tests {
             "Wed 21 Oct 2015 07:28:00 GMT",
             "Wednesday, 21-Oct-15 07:28:00 GMT",
             "Wed, 1 Oct 2015 07:28:00 GMT",
+            "Wed, 29 Feb 2015 07:28:00 GMT",
+            "Xyz, 21 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct 2015 07:28 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
@@ -209,6 +219,8 @@ mod tests {
         assert_eq!(cap_retry_after(s(3_600), s(60)), s(600));
         assert_eq!(cap_retry_after(s(60), Duration::ZERO), s(10));
         assert_eq!(cap_retry_after(s(5), Duration::ZERO), s(5));
+        let half = Duration::from_millis(500);
+        assert_eq!(cap_retry_after(s(60), half), s(5));
         assert_eq!(cap_retry_after(s(u64::MAX), s(u64::MAX)), s(u64::MAX));
     }
 }

@@ -2,39 +2,31 @@
 //! with a unit, so that `"30"` can never be silently read as seconds or
 //! milliseconds.
 
-use std::fmt;
 use std::time::Duration;
 
 /// A duration string that could not be read; the message says what is
 /// expected because it reaches API clients and operators verbatim.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration {input:?}: expected a number with a unit such as 500ms, 30s, 5m, 2h or 5d"
+)]
 pub struct DurationError {
     input: String,
 }
 
-impl fmt::Display for DurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid duration {:?}: expected a number with a unit such as 500ms, 30s, 5m, 2h or 5d",
-            self.input
-        )
-    }
-}
-
-impl std::error::Error for DurationError {}
-
 /// Parses `500ms`, `30s`, `5m`, `2h`, `5d`, `0s` and humantime combinations
 /// such as `1h30m`. A bare number is refused even though humantime takes
-/// `"0"`, because its unit would be a guess.
+/// `"0"`, because its unit would be a guess. Surrounding spaces are ignored
+/// because comma-separated lists from the environment often carry them.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let err = || DurationError {
         input: s.to_owned(),
     };
-    if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+    let trimmed = s.trim();
+    if !trimmed.bytes().any(|b| b.is_ascii_alphabetic()) {
         return Err(err());
     }
-    humantime::parse_duration(s).map_err(|_| err())
+    humantime::parse_duration(trimmed).map_err(|_| err())
 }
 
 /// The shortest exact single-unit form (`60s` → `1m`), so values read back
@@ -83,6 +75,32 @@ pub mod serde_duration {
     }
 }
 
+/// Serde adapter for `Option<Duration>`; pair it with `#[serde(default)]`
+/// so that a missing field reads as `None`.
+pub mod serde_duration_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        d: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => serializer.serialize_some(&super::format_duration(*d)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|s| super::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +115,8 @@ mod tests {
             ("5d", Duration::from_secs(432_000)),
             ("0s", Duration::ZERO),
             ("1h30m", Duration::from_secs(5_400)),
+            (" 1m ", Duration::from_secs(60)),
+            ("1.5s", Duration::from_millis(1_500)),
         ];
         for (s, d) in cases {
             assert_eq!(parse_duration(s), Ok(d), "{s}");
@@ -105,7 +125,7 @@ mod tests {
 
     #[test]
     fn rejects_unitless_negative_and_empty() {
-        for s in ["", " ", "0", "30", "-5s", "soon", "5x", "s"] {
+        for s in ["", " ", "0", " 30 ", "30", "-5s", "-0s", "soon", "5x", "s"] {
             assert!(parse_duration(s).is_err(), "{s:?}");
         }
     }
@@ -162,5 +182,30 @@ mod tests {
             "{err}"
         );
         assert!(serde_json::from_str::<Holder>(r#"{"timeout":30}"#).is_err());
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct OptHolder {
+        #[serde(default, with = "crate::domain::duration::serde_duration_opt")]
+        timeout: Option<Duration>,
+    }
+
+    #[test]
+    fn serde_opt_round_trip() {
+        let some = OptHolder {
+            timeout: Some(Duration::from_millis(500)),
+        };
+        let json = serde_json::to_string(&some).unwrap();
+        assert_eq!(json, r#"{"timeout":"500ms"}"#);
+        assert_eq!(serde_json::from_str::<OptHolder>(&json).unwrap(), some);
+
+        let none = OptHolder { timeout: None };
+        assert_eq!(serde_json::to_string(&none).unwrap(), r#"{"timeout":null}"#);
+        assert_eq!(
+            serde_json::from_str::<OptHolder>(r#"{"timeout":null}"#).unwrap(),
+            none
+        );
+        assert_eq!(serde_json::from_str::<OptHolder>("{}").unwrap(), none);
+        assert!(serde_json::from_str::<OptHolder>(r#"{"timeout":"30"}"#).is_err());
     }
 }

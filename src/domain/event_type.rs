@@ -12,7 +12,11 @@ pub const MAX_LEN: usize = 128;
 pub const RESERVED_PREFIX: &str = "hookd.";
 
 /// A validated event type such as `user.subscription.changed`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Deserializing does not re-validate: values are only stored after `parse`,
+/// and a rule tightened later must not make stored events unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct EventType(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +57,11 @@ impl EventType {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// True for types under `hookd.`, which only hookd itself emits.
+    pub fn is_operational(&self) -> bool {
+        self.0.starts_with(RESERVED_PREFIX)
     }
 }
 
@@ -145,6 +154,22 @@ mod tests {
             EventType::parse_operational("hookd..x"),
             Err(EventTypeError::Syntax)
         );
+    }
+
+    #[test]
+    fn operational_flag() {
+        assert!(EventType::parse_operational("hookd.endpoint.disabled")
+            .unwrap()
+            .is_operational());
+        assert!(!EventType::parse("user.created").unwrap().is_operational());
+    }
+
+    #[test]
+    fn serde_is_a_plain_string() {
+        let t = EventType::parse("user.created").unwrap();
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#""user.created""#);
+        assert_eq!(serde_json::from_str::<EventType>(&json).unwrap(), t);
     }
 
     #[test]

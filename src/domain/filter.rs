@@ -1,7 +1,13 @@
 //! Endpoint event filters (SPEC §3): which event types an endpoint receives.
 //! Kept apart from storage so the matching rule, notably that `*` never
 //! includes the operational `hookd.` types, is defined in one place.
+//!
+//! A category is strictly deeper than its prefix: `disclosure_request.*`
+//! matches `disclosure_request.created` but not `disclosure_request`, as
+//! Stripe and Svix users expect; list `disclosure_request` too to get both.
+//! `hookd.*` is an ordinary category and so receives every operational type.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::event_type::{check_grammar, is_reserved};
@@ -45,6 +51,16 @@ impl Pattern {
         Ok(Pattern::Exact(s.to_owned()))
     }
 
+    /// The pattern as written. Only a category needs building, since it
+    /// stores its prefix without the `.*`.
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            Pattern::Exact(t) => Cow::Borrowed(t),
+            Pattern::Category(prefix) => Cow::Owned(format!("{prefix}.*")),
+            Pattern::All => Cow::Borrowed("*"),
+        }
+    }
+
     /// A category `a.b.*` matches types starting with `a.b.` but not `a.b`
     /// itself.
     pub fn matches(&self, event_type: &str) -> bool {
@@ -59,19 +75,14 @@ impl Pattern {
 }
 
 impl fmt::Display for Pattern {
-    /// Renders the pattern as it was written, so it can be stored and shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pattern::Exact(t) => f.write_str(t),
-            Pattern::Category(prefix) => write!(f, "{prefix}.*"),
-            Pattern::All => f.write_str("*"),
-        }
+        f.write_str(&self.as_str())
     }
 }
 
 /// An endpoint's whole `events` list; an event is delivered if any entry
 /// matches.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter(Vec<Pattern>);
 
 impl EventFilter {
@@ -167,6 +178,19 @@ mod tests {
     }
 
     #[test]
+    fn star_and_hookd_star_are_disjoint() {
+        let star = filter(&["*"]);
+        let ops = filter(&["hookd.*"]);
+        for t in ["hookd.endpoint.disabled", "hookd.delivery.failed"] {
+            assert!(!star.matches(t) && ops.matches(t), "{t}");
+        }
+        for t in ["user.created", "hookdx.y"] {
+            assert!(star.matches(t) && !ops.matches(t), "{t}");
+        }
+        assert!(filter(&["*", "hookd.*"]).matches("hookd.partner.registered"));
+    }
+
+    #[test]
     fn operational_types_by_category_or_name() {
         let f = filter(&["hookd.*"]);
         assert!(f.matches("hookd.delivery.failed"));
@@ -189,8 +213,10 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["*", "a.b.*", "user.created"] {
-            assert_eq!(Pattern::parse(s).unwrap().to_string(), s);
+        for s in ["*", "a.b.*", "user.created", "hookd.*"] {
+            let p = Pattern::parse(s).unwrap();
+            assert_eq!(p.to_string(), s);
+            assert_eq!(p.as_str(), s);
         }
     }
 }

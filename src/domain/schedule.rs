@@ -12,6 +12,11 @@ use super::duration::{format_duration, parse_duration, DurationError};
 /// Bounds the work one delivery can cause and the size of stored endpoints.
 pub const MAX_ATTEMPTS: usize = 50;
 
+/// Longest single delay. Beyond a month a retry outlives the default event
+/// retention, and the bound keeps due-time arithmetic (and `Retry-After`,
+/// capped at ten slots) far from overflow.
+pub const MAX_DELAY: Duration = Duration::from_secs(30 * 86_400);
+
 /// Delays before each attempt, counted from the end of the previous one;
 /// entry 0 is the delay before the first attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,10 +36,13 @@ pub enum ScheduleError {
         #[source]
         source: DurationError,
     },
+    #[error("retry schedule entry {index} is longer than the maximum of 30d")]
+    TooLate { index: usize },
 }
 
 impl RetrySchedule {
-    /// Parses a non-empty list of at most 50 duration strings.
+    /// Parses a non-empty list of at most 50 duration strings, each at most
+    /// 30 days.
     pub fn parse(list: &[String]) -> Result<Self, ScheduleError> {
         if list.is_empty() {
             return Err(ScheduleError::Empty);
@@ -46,7 +54,12 @@ impl RetrySchedule {
             .iter()
             .enumerate()
             .map(|(index, s)| {
-                parse_duration(s).map_err(|source| ScheduleError::Invalid { index, source })
+                let delay =
+                    parse_duration(s).map_err(|source| ScheduleError::Invalid { index, source })?;
+                if delay > MAX_DELAY {
+                    return Err(ScheduleError::TooLate { index });
+                }
+                Ok(delay)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RetrySchedule { delays })
@@ -143,6 +156,11 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("retry schedule entry 1 is not valid: invalid duration \"10\""));
+        assert!(RetrySchedule::parse(&strings(&["30d"])).is_ok());
+        assert_eq!(
+            RetrySchedule::parse(&strings(&["0s", "31d"])),
+            Err(ScheduleError::TooLate { index: 1 })
+        );
     }
 
     #[test]

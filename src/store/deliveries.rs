@@ -183,6 +183,7 @@ impl Store {
         self.wheel
             .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
         self.commit().await?;
+        self.wheel_changed.notify_one();
         Ok(Some(before))
     }
 }

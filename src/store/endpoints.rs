@@ -81,7 +81,9 @@ impl Store {
         endpoint.updated_at_ms = now_ms;
         self.save_endpoint(endpoint).await?;
         self.set_open_deliveries(endpoint.id, DeliveryStatus::Pending, now_ms)?;
-        self.commit().await
+        self.commit().await?;
+        self.wheel_changed.notify_one();
+        Ok(())
     }
 
     /// Moves every open (pending or held) delivery of an endpoint to `status`:

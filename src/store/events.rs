@@ -149,6 +149,7 @@ impl Store {
             });
         }
         self.commit().await?;
+        self.wheel_changed.notify_one();
         Ok(AppendOutcome {
             events: appended,
             duplicate: false,

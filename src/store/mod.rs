@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use sled::transaction::TransactionError;
+use tokio::sync::Notify;
 
 pub use committer::Committer;
 pub use deliveries::{AttemptOutcome, DeliveryPage};
@@ -78,6 +79,9 @@ pub struct Store {
     idempotency: sled::Tree,
     committer: Committer,
     durability: Durability,
+    /// Signalled whenever something becomes due earlier than the dispatcher
+    /// may expect (new deliveries, resumed or resent ones).
+    wheel_changed: Arc<Notify>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
@@ -115,6 +119,7 @@ impl Store {
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),
+            wheel_changed: Arc::new(Notify::new()),
             db,
         };
         store.check_schema()?;
@@ -151,6 +156,11 @@ impl Store {
     pub fn flush_now(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// What the dispatcher waits on besides its timer.
+    pub fn wheel_changed(&self) -> Arc<Notify> {
+        Arc::clone(&self.wheel_changed)
     }
 
     pub fn size_on_disk(&self) -> u64 {

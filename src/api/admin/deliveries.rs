@@ -93,10 +93,7 @@ async fn retry(
         DeliveryStatus::Cancelled => Err(ApiError::Conflict(
             "the delivery was cancelled with its endpoint".into(),
         )),
-        _ => {
-            state.wake_dispatcher.notify_one();
-            Ok(HttpResponse::Accepted().json(json!({"id": id.to_string(), "status": "pending"})))
-        }
+        _ => Ok(HttpResponse::Accepted().json(json!({"id": id.to_string(), "status": "pending"}))),
     }
 }
 
@@ -182,7 +179,6 @@ async fn send_test(
             now,
         )
         .await?;
-    state.wake_dispatcher.notify_one();
     let delivery = state
         .store
         .deliveries_of_event(event_id)?

@@ -124,7 +124,6 @@ async fn update(
     match activation {
         Some(true) if !endpoint.active => {
             state.store.enable_endpoint(&mut endpoint, now).await?;
-            state.wake_dispatcher.notify_one();
         }
         Some(false) if endpoint.active => {
             state

@@ -130,9 +130,6 @@ async fn store_events(
             now,
         )
         .await?;
-    if !outcome.duplicate {
-        state.wake_dispatcher.notify_one();
-    }
     Ok(outcome.events)
 }
 

@@ -1,0 +1,57 @@
+//! hookd's own events (`hookd.endpoint.disabled`, `hookd.delivery.failed`,
+//! `hookd.partner.registered`): they go through the same log and fan-out as
+//! published events, but only endpoints that name them (or `hookd.*`) get
+//! them — `*` never matches the reserved prefix.
+
+use serde_json::Value;
+
+use crate::clock::now_ms;
+use crate::config::Settings;
+use crate::domain::event_type::EventType;
+use crate::domain::Event;
+use crate::ids::EventId;
+use crate::store::{NewEvent, Store, StoreError};
+
+pub const ENDPOINT_DISABLED: &str = "hookd.endpoint.disabled";
+pub const DELIVERY_FAILED: &str = "hookd.delivery.failed";
+pub const PARTNER_REGISTERED: &str = "hookd.partner.registered";
+
+/// Appends an operational event and fans it out. Failures are logged, not
+/// returned to the caller's caller: an operator notice must never fail the
+/// work that triggered it.
+pub async fn emit(store: &Store, settings: &Settings, event_type: &str, data: Value) {
+    if let Err(error) = try_emit(store, settings, event_type, data).await {
+        tracing::error!(%error, event_type, "could not emit an operational event");
+    }
+}
+
+async fn try_emit(
+    store: &Store,
+    settings: &Settings,
+    event_type: &str,
+    data: Value,
+) -> Result<(), StoreError> {
+    let event_type =
+        EventType::parse_operational(event_type).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let now = now_ms();
+    let event = Event {
+        id: EventId::generate(now),
+        event_type: event_type.as_str().to_string(),
+        data_json: data.to_string(),
+        source: None,
+        test: false,
+    };
+    store
+        .append_events(
+            vec![NewEvent {
+                event,
+                only_to: None,
+            }],
+            None,
+            0,
+            &settings.delivery.retry_schedule,
+            now,
+        )
+        .await?;
+    Ok(())
+}
