@@ -12,8 +12,13 @@ pub fn now_ms() -> u64 {
 
 /// RFC 3339 UTC with second precision, as the API shows times: `2024-01-15T10:30:00Z`.
 pub fn format_rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+    // humantime's Display fails past year 9999, and `to_string` would turn
+    // that failure into a panic; no real clock gets there, so clamp.
+    let secs = (ms / 1000).min(LAST_SECOND_OF_9999);
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
+
+const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
 
 /// Parses an RFC 3339 UTC time (`Z`, or no zone at all) into Unix milliseconds.
 /// Numeric offsets are refused rather than misread: the API speaks UTC.
@@ -33,5 +38,6 @@ mod tests {
         let ms = parse_rfc3339("2024-01-15T10:30:00Z").unwrap();
         assert_eq!(format_rfc3339(ms), "2024-01-15T10:30:00Z");
         assert!(parse_rfc3339("yesterday").is_none());
+        assert_eq!(format_rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
     }
 }

@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use awc::error::SendRequestError;
+use awc::error::{ConnectError, SendRequestError};
 
 use crate::delivery::outcome::{parse_retry_after, AttemptResult};
 use crate::delivery::payload::{payload_value, render_body, PayloadInput};
 use crate::delivery::signing::{standard_webhooks_signature, style_signature};
+use crate::delivery::target_guard::BlockedTarget;
 use crate::domain::{Delivery, Endpoint, Event, SignatureStyle};
 
 /// Receivers' answers are read up to this size and no further.
@@ -38,7 +39,7 @@ pub fn prepare(
     endpoint: &Endpoint,
     attempt: u32,
     timeout: Duration,
-    now_secs: i64,
+    now_ms: u64,
 ) -> Result<PreparedAttempt, String> {
     let data: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&event.data_json).map_err(|e| format!("stored event data: {e}"))?;
@@ -56,6 +57,20 @@ pub fn prepare(
     let body = render_body(&value, canonical);
 
     let delivery_id = delivery.id.to_string();
+    let now_secs = (now_ms / 1000) as i64;
+    // During a rotation grace both secrets sign, new first, so receivers
+    // holding either one verify (Standard Webhooks allows several `v1,`).
+    let (secret, previous) = endpoint.signing_secrets(now_ms);
+    let mut standard = standard_webhooks_signature(secret, &delivery_id, now_secs, &body);
+    if let Some(previous) = previous {
+        standard.push(' ');
+        standard.push_str(&standard_webhooks_signature(
+            previous,
+            &delivery_id,
+            now_secs,
+            &body,
+        ));
+    }
     let headers = vec![
         ("Content-Type".to_string(), "application/json".to_string()),
         ("User-Agent".to_string(), USER_AGENT.to_string()),
@@ -64,12 +79,9 @@ pub fn prepare(
         ("X-Webhook-Attempt".to_string(), attempt.to_string()),
         (
             endpoint.signature_header.clone(),
-            style_signature(endpoint.signature_style, &endpoint.secret, &body),
+            style_signature(endpoint.signature_style, secret, &body),
         ),
-        (
-            "webhook-signature".to_string(),
-            standard_webhooks_signature(&endpoint.secret, &delivery_id, now_secs, &body),
-        ),
+        ("webhook-signature".to_string(), standard),
         ("webhook-id".to_string(), delivery_id),
         ("webhook-timestamp".to_string(), now_secs.to_string()),
     ];
@@ -115,6 +127,11 @@ pub async fn send(client: &awc::Client, prepared: PreparedAttempt) -> AttemptRep
             )
         }
         Err(SendRequestError::Timeout) => (AttemptResult::Timeout, None),
+        Err(SendRequestError::Connect(ConnectError::Resolver(error)))
+            if error.is::<BlockedTarget>() =>
+        {
+            (AttemptResult::BlockedTarget, None)
+        }
         Err(error) => (AttemptResult::Connect(error.to_string()), None),
     };
     AttemptReport {
@@ -143,6 +160,8 @@ mod tests {
             url: "https://example.com/hook".into(),
             events: vec!["*".into()],
             secret: "test_secret_0123456789".into(),
+            previous_secret: None,
+            previous_secret_expires_ms: None,
             active: true,
             disabled_reason: None,
             disabled_at_ms: None,
@@ -191,7 +210,7 @@ mod tests {
             &endpoint,
             2,
             Duration::from_secs(1),
-            1_700_000_000,
+            1_700_000_000_000,
         )
         .unwrap();
         assert_eq!(
@@ -223,7 +242,7 @@ mod tests {
             &endpoint,
             1,
             Duration::from_secs(1),
-            1_700_000_000,
+            1_700_000_000_000,
         )
         .unwrap();
         let text = String::from_utf8(prepared.body.clone()).unwrap();

@@ -17,4 +17,5 @@ pub mod outcome;
 pub mod payload;
 pub mod retry;
 pub mod signing;
+pub mod target_guard;
 pub mod worker;

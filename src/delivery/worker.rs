@@ -39,14 +39,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         .timeout
         .unwrap_or(context.settings.delivery.timeout);
     let started_ms = now_ms();
-    let prepared = prepare(
-        &delivery,
-        &event,
-        &endpoint,
-        number,
-        timeout,
-        (started_ms / 1000) as i64,
-    );
+    let prepared = prepare(&delivery, &event, &endpoint, number, timeout, started_ms);
     let (report, request_body) = match prepared {
         Ok(prepared) => {
             let request_body = endpoint

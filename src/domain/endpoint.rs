@@ -45,6 +45,10 @@ pub struct Endpoint {
     pub url: String,
     pub events: Vec<String>,
     pub secret: String,
+    /// The secret before the last rotation, still signing beside the new one
+    /// until `previous_secret_expires_ms`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_ms: Option<u64>,
     pub active: bool,
     pub disabled_reason: Option<DisabledReason>,
     pub disabled_at_ms: Option<u64>,
@@ -65,6 +69,29 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The secrets that sign an attempt made at `now_ms`: the current one,
+    /// and the previous one while its rotation grace lasts.
+    pub fn signing_secrets(&self, now_ms: u64) -> (&str, Option<&str>) {
+        let previous = match (&self.previous_secret, self.previous_secret_expires_ms) {
+            (Some(secret), Some(until)) if now_ms < until => Some(secret.as_str()),
+            _ => None,
+        };
+        (&self.secret, previous)
+    }
+
+    /// Replaces the secret; the old one keeps signing for `grace_ms`.
+    pub fn rotate_secret(&mut self, new_secret: String, grace_ms: u64, now_ms: u64) {
+        let old = std::mem::replace(&mut self.secret, new_secret);
+        if grace_ms == 0 {
+            self.previous_secret = None;
+            self.previous_secret_expires_ms = None;
+        } else {
+            self.previous_secret = Some(old);
+            self.previous_secret_expires_ms = Some(now_ms + grace_ms);
+        }
+        self.updated_at_ms = now_ms;
+    }
+
     /// The endpoint's own schedule, else the configured default.
     pub fn schedule<'a>(&'a self, default: &'a RetrySchedule) -> &'a RetrySchedule {
         self.retry_schedule.as_ref().unwrap_or(default)

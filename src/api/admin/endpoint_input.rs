@@ -73,6 +73,8 @@ pub fn new_endpoint(
         url: String::new(),
         events: Vec::new(),
         secret: generate_secret(),
+        previous_secret: None,
+        previous_secret_expires_ms: None,
         active: true,
         disabled_reason: None,
         disabled_at_ms: None,
