@@ -317,7 +317,14 @@ async fn a_restart_in_the_middle_of_a_schedule_continues_it() {
 
 #[actix_web::test]
 async fn every_acknowledged_event_arrives_after_kill_9() {
-    let schedule = [("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,1s,1s,1s,1s,1s")];
+    // Thirty attempts a second apart: no delivery can run out of attempts
+    // before the kill, however slowly the machine publishes.
+    let slots = format!("0s{}", ",1s".repeat(29));
+    // Thousands of 503s in a row would otherwise switch the endpoint off.
+    let schedule = [
+        ("HOOKD__DELIVERY__RETRY_SCHEDULE", slots.as_str()),
+        ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "1000000"),
+    ];
     let mut daemon = Daemon::start(&schedule);
     let receiver = Receiver::start();
     receiver.set_default(Reply::status(503));

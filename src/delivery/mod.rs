@@ -12,6 +12,7 @@
 pub mod attempt;
 pub mod client;
 pub mod dispatcher;
+pub mod health;
 pub mod limits;
 pub mod outcome;
 pub mod payload;

@@ -1,18 +1,25 @@
 //! One attempt from start to finish: send it, classify the answer, apply the
-//! retry policy, record it, and switch the endpoint off on 410 Gone.
+//! retry policy, record it, keep the endpoint's health, and tell operators
+//! (operational events) when a delivery fails for good or an endpoint is
+//! switched off.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::now_ms;
+use serde_json::json;
+
+use crate::clock::{format_rfc3339, now_ms};
 use crate::config::Settings;
 use crate::delivery::attempt::{prepare, send, AttemptReport};
 use crate::delivery::client::build_client;
+use crate::delivery::health::should_disable;
 use crate::delivery::limits::Job;
 use crate::delivery::outcome::{classify, AttemptResult};
 use crate::delivery::retry::next_step;
-use crate::domain::{Attempt, DisabledReason, Endpoint};
-use crate::store::Store;
+use crate::delivery::target_guard::literal_target_blocked;
+use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
+use crate::operational;
+use crate::store::{AttemptOutcome, Store};
 
 /// What every attempt on this thread shares.
 pub struct AttemptContext {
@@ -35,27 +42,8 @@ impl AttemptContext {
 pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint) {
     let Job { delivery, event } = job;
     let number = delivery.attempts + 1;
-    let timeout = endpoint
-        .timeout
-        .unwrap_or(context.settings.delivery.timeout);
     let started_ms = now_ms();
-    let prepared = prepare(&delivery, &event, &endpoint, number, timeout, started_ms);
-    let (report, request_body) = match prepared {
-        Ok(prepared) => {
-            let request_body = endpoint
-                .debug_mode
-                .then(|| String::from_utf8_lossy(&prepared.body).into_owned());
-            (send(&context.client, prepared).await, request_body)
-        }
-        Err(reason) => (
-            AttemptReport {
-                result: AttemptResult::Connect(reason),
-                duration: Duration::ZERO,
-                response_body: None,
-            },
-            None,
-        ),
-    };
+    let (report, request_body) = perform(context, &delivery, &event, &endpoint, started_ms).await;
 
     let verdict = classify(&report.result);
     let finished_ms = now_ms();
@@ -88,39 +76,115 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         at_ms: started_ms,
         status_code,
         duration_ms: report.duration.as_millis() as u64,
-        error,
+        error: error.clone(),
         request_body,
         response_body: report.response_body.filter(|_| endpoint.debug_mode),
     };
-    if let Err(error) = context
-        .store
-        .record_attempt(delivery.id, &attempt, step.outcome)
-    {
+    let store = &context.store;
+    if let Err(error) = store.record_attempt(delivery.id, &attempt, step.outcome) {
         // The claim stays in place, so the attempt is made again after a restart.
         tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
         return;
     }
-    if step.disable_endpoint {
-        disable_gone(context, &endpoint, finished_ms).await;
+
+    let succeeded = step.outcome == AttemptOutcome::Succeeded;
+    let health = match store.record_health(endpoint.id, succeeded, finished_ms) {
+        Ok(health) => health,
+        Err(error) => {
+            tracing::error!(%error, endpoint = %endpoint.id, "could not record endpoint health");
+            return;
+        }
+    };
+    if step.outcome == AttemptOutcome::Failed && !event.event_type.starts_with("hookd.") {
+        // A failed operational event emits nothing further: no storms.
+        let data = json!({
+            "delivery_id": delivery.id.to_string(),
+            "event_id": event.id.to_string(),
+            "event_type": event.event_type,
+            "endpoint_id": endpoint.id.to_string(),
+            "attempts": number,
+            "last_status_code": status_code,
+            "last_error": error,
+        });
+        operational::emit(store, &context.settings, operational::DELIVERY_FAILED, data).await;
+    }
+    let reason = if step.disable_endpoint {
+        Some(DisabledReason::Gone)
+    } else if !succeeded && should_disable(&health, &context.settings.delivery, finished_ms) {
+        Some(DisabledReason::Failures)
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        disable(context, &endpoint, reason, finished_ms).await;
     }
 }
 
-async fn disable_gone(context: &AttemptContext, endpoint: &Endpoint, now: u64) {
-    let current = context.store.get_endpoint(endpoint.id);
-    let Ok(Some(mut current)) = current else {
+/// Sends the attempt unless its target is forbidden; returns what happened
+/// and, in debug mode, the body sent.
+async fn perform(
+    context: &AttemptContext,
+    delivery: &Delivery,
+    event: &Event,
+    endpoint: &Endpoint,
+    now: u64,
+) -> (AttemptReport, Option<String>) {
+    let refused = |result| AttemptReport {
+        result,
+        duration: Duration::ZERO,
+        response_body: None,
+    };
+    // awc never resolves an IP-literal host, so the guarded resolver cannot see it.
+    if !context.settings.delivery.allow_private_targets
+        && literal_target_blocked(&endpoint.url).is_some()
+    {
+        return (refused(AttemptResult::BlockedTarget), None);
+    }
+    let timeout = endpoint
+        .timeout
+        .unwrap_or(context.settings.delivery.timeout);
+    match prepare(
+        delivery,
+        event,
+        endpoint,
+        delivery.attempts + 1,
+        timeout,
+        now,
+    ) {
+        Ok(prepared) => {
+            let request_body = endpoint
+                .debug_mode
+                .then(|| String::from_utf8_lossy(&prepared.body).into_owned());
+            (send(&context.client, prepared).await, request_body)
+        }
+        Err(reason) => (refused(AttemptResult::Connect(reason)), None),
+    }
+}
+
+async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: DisabledReason, now: u64) {
+    let store = &context.store;
+    let Ok(Some(mut current)) = store.get_endpoint(endpoint.id) else {
         return;
     };
     if !current.active {
         return;
     }
-    match context
-        .store
-        .disable_endpoint(&mut current, DisabledReason::Gone, now)
-        .await
-    {
-        Ok(()) => tracing::warn!(endpoint = %endpoint.id, "endpoint answered 410 Gone; disabled"),
-        Err(error) => {
-            tracing::error!(%error, endpoint = %endpoint.id, "could not disable endpoint")
-        }
+    if let Err(error) = store.disable_endpoint(&mut current, reason, now).await {
+        tracing::error!(%error, endpoint = %endpoint.id, "could not disable endpoint");
+        return;
     }
+    tracing::warn!(endpoint = %endpoint.id, ?reason, "endpoint disabled");
+    let data = json!({
+        "endpoint_id": current.id.to_string(),
+        "url": current.url,
+        "reason": reason,
+        "disabled_at": format_rfc3339(now),
+    });
+    operational::emit(
+        store,
+        &context.settings,
+        operational::ENDPOINT_DISABLED,
+        data,
+    )
+    .await;
 }

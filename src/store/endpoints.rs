@@ -79,6 +79,7 @@ impl Store {
         endpoint.disabled_reason = None;
         endpoint.disabled_at_ms = None;
         endpoint.updated_at_ms = now_ms;
+        self.reset_health(endpoint.id)?;
         self.save_endpoint(endpoint).await?;
         self.set_open_deliveries(endpoint.id, DeliveryStatus::Pending, now_ms)?;
         self.commit().await?;

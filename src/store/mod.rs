@@ -10,12 +10,14 @@
 //! - `claimed`: delivery → () — taken off the wheel and being attempted; put
 //!   back on the wheel at the next open, so a crash never loses an attempt.
 //! - `idempotency`: publish key → the first answer.
+//! - `health`: endpoint → consecutive failures, for automatic disabling.
 
 mod codec;
 mod committer;
 mod deliveries;
 mod endpoints;
 mod events;
+mod health;
 mod keys;
 mod wheel;
 
@@ -28,6 +30,7 @@ use tokio::sync::Notify;
 pub use committer::Committer;
 pub use deliveries::{AttemptOutcome, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
+pub use health::EndpointHealth;
 pub use wheel::WheelEntry;
 
 use crate::config::{Durability, StorageSettings};
@@ -77,6 +80,7 @@ pub struct Store {
     wheel: sled::Tree,
     claimed: sled::Tree,
     idempotency: sled::Tree,
+    health: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -116,6 +120,7 @@ impl Store {
             wheel: tree("wheel")?,
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
+            health: tree("health")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),

@@ -56,6 +56,17 @@ pub fn generate_secret() -> String {
     )
 }
 
+/// Secrets given by hand: long enough to resist guessing, short enough for a header.
+pub fn validate_secret(secret: &str) -> Result<(), ApiError> {
+    if secret.len() < 16 || secret.len() > 256 {
+        return Err(ApiError::invalid(
+            "invalid_secret",
+            "secret must be 16 to 256 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// A new endpoint from a create body; `url` and `events` are required.
 pub fn new_endpoint(
     input: EndpointInput,
@@ -115,12 +126,7 @@ pub fn apply(
         endpoint.events = events;
     }
     if let Some(secret) = input.secret {
-        if secret.len() < 16 || secret.len() > 256 {
-            return Err(ApiError::invalid(
-                "invalid_secret",
-                "secret must be 16 to 256 characters",
-            ));
-        }
+        validate_secret(&secret)?;
         endpoint.secret = secret;
     }
     if let Some(description) = input.description {

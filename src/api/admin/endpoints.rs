@@ -4,11 +4,13 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::endpoint_input::{apply, new_endpoint, EndpointInput};
+use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
 use super::pagination;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
+use crate::delivery::target_guard::resolves_to_blocked;
 use crate::domain::duration::format_duration;
+use crate::domain::duration::parse_duration;
 use crate::domain::{DisabledReason, Endpoint};
 use crate::error::ApiError;
 use crate::ids::EndpointId;
@@ -20,7 +22,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/webhooks/{id}", web::get().to(get))
         .route("/webhooks/{id}", web::patch().to(update))
         .route("/webhooks/{id}", web::delete().to(delete))
-        .route("/webhooks/{id}/secret", web::get().to(secret));
+        .route("/webhooks/{id}/secret", web::get().to(secret))
+        .route(
+            "/webhooks/{id}/secret/rotate",
+            web::post().to(rotate_secret),
+        );
 }
 
 /// The public view of an endpoint; the secret is never part of it.
@@ -65,6 +71,26 @@ pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
+/// Refuses a URL whose host name resolves to a forbidden address (SPEC §3).
+/// IP literals were already checked when the URL was parsed.
+async fn check_resolution(state: &AppState, url: &str) -> Result<(), ApiError> {
+    if state.settings.delivery.allow_private_targets {
+        return Ok(());
+    }
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    match resolves_to_blocked(&parsed).await {
+        Some(reason) => Err(ApiError::invalid(
+            "invalid_url",
+            format!(
+                "url resolves to a {reason} address, which delivery.allow_private_targets forbids"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn create(
     state: web::Data<AppState>,
     input: web::Json<EndpointInput>,
@@ -72,6 +98,7 @@ async fn create(
     let input = input.into_inner();
     let inactive = input.active == Some(false);
     let mut endpoint = new_endpoint(input, &state.settings, now_ms())?;
+    check_resolution(&state, &endpoint.url).await?;
     if inactive {
         endpoint.active = false;
         endpoint.disabled_reason = Some(DisabledReason::Manual);
@@ -118,7 +145,11 @@ async fn update(
     let mut endpoint = load(&state, &id)?;
     let input = input.into_inner();
     let activation = input.active;
+    let url_changed = input.url.is_some();
     apply(input, &mut endpoint, &state.settings)?;
+    if url_changed {
+        check_resolution(&state, &endpoint.url).await?;
+    }
     let now = now_ms();
     endpoint.updated_at_ms = now;
     match activation {
@@ -152,4 +183,42 @@ async fn secret(
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = load(&state, &id)?;
     Ok(HttpResponse::Ok().json(json!({ "secret": endpoint.secret })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateInput {
+    secret: Option<String>,
+    grace: Option<String>,
+}
+
+/// The old secret keeps signing beside the new one for the grace (default
+/// 24h, `"0s"` for none), so receivers can switch without dropping a delivery.
+async fn rotate_secret(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    input: Option<web::Json<RotateInput>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut endpoint = load(&state, &id)?;
+    let input = input.map(web::Json::into_inner).unwrap_or(RotateInput {
+        secret: None,
+        grace: None,
+    });
+    let grace = parse_duration(input.grace.as_deref().unwrap_or("24h"))
+        .map_err(|e| ApiError::invalid("invalid_grace", e.to_string()))?;
+    let secret = match input.secret {
+        Some(secret) => {
+            validate_secret(&secret)?;
+            secret
+        }
+        None => generate_secret(),
+    };
+    let now = now_ms();
+    endpoint.rotate_secret(secret, grace.as_millis() as u64, now);
+    state.store.save_endpoint(&endpoint).await?;
+    tracing::info!(endpoint = %endpoint.id, "secret rotated");
+    Ok(HttpResponse::Ok().json(json!({
+        "secret": endpoint.secret,
+        "previous_secret_expires_at": endpoint.previous_secret_expires_ms.map(format_rfc3339),
+    })))
 }

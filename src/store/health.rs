@@ -1,0 +1,56 @@
+//! Per-endpoint failure counters, kept apart from the endpoint record so that
+//! counting an attempt never rewrites the endpoint (nor the subscriber list).
+//! They survive restarts like everything else here.
+
+use serde::{Deserialize, Serialize};
+
+use super::{codec, Store, StoreError};
+use crate::ids::EndpointId;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointHealth {
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// When the current run of failures began.
+    pub failing_since_ms: Option<u64>,
+}
+
+impl Store {
+    pub fn endpoint_health(&self, id: EndpointId) -> Result<EndpointHealth, StoreError> {
+        match self.health.get(id.to_bytes())? {
+            Some(bytes) => codec::decode(&bytes),
+            None => Ok(EndpointHealth::default()),
+        }
+    }
+
+    /// Counts one attempt's result and returns the counters after it.
+    pub fn record_health(
+        &self,
+        id: EndpointId,
+        succeeded: bool,
+        now_ms: u64,
+    ) -> Result<EndpointHealth, StoreError> {
+        let updated = if succeeded {
+            EndpointHealth::default()
+        } else {
+            let current = self.endpoint_health(id)?;
+            EndpointHealth {
+                consecutive_failures: current.consecutive_failures.saturating_add(1),
+                failing_since_ms: current.failing_since_ms.or(Some(now_ms)),
+            }
+        };
+        if succeeded {
+            self.health.remove(id.to_bytes())?;
+        } else {
+            self.health
+                .insert(id.to_bytes(), codec::encode(&updated)?)?;
+        }
+        Ok(updated)
+    }
+
+    /// Forgets the counters, e.g. when an operator re-enables an endpoint.
+    pub fn reset_health(&self, id: EndpointId) -> Result<(), StoreError> {
+        self.health.remove(id.to_bytes())?;
+        Ok(())
+    }
+}
