@@ -9,8 +9,7 @@ use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::domain::event_type::EventType;
 use crate::domain::Event;
-use crate::ids::EventId;
-use crate::store::{NewEvent, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 pub const ENDPOINT_DISABLED: &str = "hookd.endpoint.disabled";
 pub const DELIVERY_FAILED: &str = "hookd.delivery.failed";
@@ -34,24 +33,9 @@ async fn try_emit(
     let event_type =
         EventType::parse_operational(event_type).map_err(|e| StoreError::Codec(e.to_string()))?;
     let now = now_ms();
-    let event = Event {
-        id: EventId::generate(now),
-        event_type: event_type.as_str().to_string(),
-        data_json: data.to_string(),
-        source: None,
-        test: false,
-    };
+    let event = Event::new(&event_type, &data, now);
     store
-        .append_events(
-            vec![NewEvent {
-                event,
-                only_to: None,
-            }],
-            None,
-            0,
-            &settings.delivery.retry_schedule,
-            now,
-        )
+        .append_event(event, None, &settings.delivery.retry_schedule, now)
         .await?;
     Ok(())
 }

@@ -523,3 +523,27 @@ async fn sigterm_lets_in_flight_attempts_finish() {
         "the finished attempt must not be repeated"
     );
 }
+
+#[actix_web::test]
+async fn rate_limit_spaces_attempts_to_an_endpoint() {
+    let daemon = Daemon::start(&[]);
+    let receiver = Receiver::start();
+    daemon
+        .create_endpoint(&receiver.url, &["*"], json!({"rate_limit_per_s": 10}))
+        .await;
+    let batch: Vec<Value> = (0..6)
+        .map(|n| json!({"type": "a.b", "data": {"n": n}}))
+        .collect();
+    let (status, _) = daemon
+        .api("POST", "/events/batch", Some(&json!(batch)))
+        .await;
+    assert_eq!(status, 202);
+    wait_for("six deliveries", Duration::from_secs(10), || async {
+        (receiver.count() == 6).then_some(())
+    })
+    .await;
+    let received = receiver.received();
+    // Ten a second: six attempts cannot fit in less than half a second.
+    let span = received[5].at - received[0].at;
+    assert!(span >= Duration::from_millis(450), "{span:?}");
+}

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::event_type::EventType;
 use crate::ids::EventId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +18,18 @@ pub struct Event {
 }
 
 impl Event {
+    /// A new event of a validated type, stamped `now_ms`; neither test nor
+    /// from a partner until the caller says so.
+    pub fn new(event_type: &EventType, data: &serde_json::Value, now_ms: u64) -> Event {
+        Event {
+            id: EventId::generate(now_ms),
+            event_type: event_type.as_str().to_string(),
+            data_json: data.to_string(),
+            source: None,
+            test: false,
+        }
+    }
+
     pub fn created_at_ms(&self) -> u64 {
         self.id.created_ms()
     }

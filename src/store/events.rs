@@ -156,6 +156,31 @@ impl Store {
         })
     }
 
+    /// Appends a single event without an idempotency key (test sends,
+    /// operational events), to `only_to` or to every subscriber.
+    pub async fn append_event(
+        &self,
+        event: Event,
+        only_to: Option<Endpoint>,
+        default_schedule: &RetrySchedule,
+        now_ms: u64,
+    ) -> Result<AppendedEvent, StoreError> {
+        let outcome = self
+            .append_events(
+                vec![NewEvent { event, only_to }],
+                None,
+                0,
+                default_schedule,
+                now_ms,
+            )
+            .await?;
+        outcome
+            .events
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Unavailable("an appended event went missing".into()))
+    }
+
     pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         self.events
             .get(id.to_bytes())?

@@ -12,8 +12,7 @@ use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Event};
 use crate::error::ApiError;
-use crate::ids::{DeliveryId, EventId};
-use crate::store::NewEvent;
+use crate::ids::DeliveryId;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -158,23 +157,14 @@ async fn send_test(
         ));
     }
     let now = now_ms();
-    let event = Event {
-        id: EventId::generate(now),
-        event_type: event_type.as_str().to_string(),
-        data_json: data.to_string(),
-        source: None,
-        test: true,
-    };
+    let mut event = Event::new(&event_type, &data, now);
+    event.test = true;
     let event_id = event.id;
     state
         .store
-        .append_events(
-            vec![NewEvent {
-                event,
-                only_to: Some(endpoint),
-            }],
-            None,
-            0,
+        .append_event(
+            event,
+            Some(endpoint),
             &state.settings.delivery.retry_schedule,
             now,
         )

@@ -60,17 +60,11 @@ fn validate(input: PublishInput, max_bytes: usize, now: u64) -> Result<Event, Ap
             "data must be a JSON object",
         ));
     }
-    let data_json = input.data.to_string();
-    if data_json.len() > max_bytes {
+    let event = Event::new(&event_type, &input.data, now);
+    if event.data_json.len() > max_bytes {
         return Err(ApiError::TooLarge(max_bytes));
     }
-    Ok(Event {
-        id: EventId::generate(now),
-        event_type: event_type.as_str().to_string(),
-        data_json,
-        source: None,
-        test: false,
-    })
+    Ok(event)
 }
 
 fn idempotency_key(
