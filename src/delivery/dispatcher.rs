@@ -6,7 +6,7 @@
 //! are local tasks on the same thread, so one hanging receiver only ever holds
 //! its own endpoint's slots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,13 +92,20 @@ impl Dispatcher {
             .map(|s| (s.endpoint.id, &s.endpoint))
             .collect();
         let mut pass = Pass::default();
+        let mut saturated = HashSet::new();
         for entry in self.store.due_entries(now) {
-            if limits.full() || pass.claimed >= CLAIM_BATCH {
+            // Once every endpoint is full, the rest of a backlog cannot be
+            // claimed: stop rather than walk it on every pass.
+            if limits.full()
+                || pass.claimed >= CLAIM_BATCH
+                || (!active.is_empty() && saturated.len() == active.len())
+            {
                 break;
             }
             let entry = entry?;
             let endpoint = active.get(&entry.endpoint).copied();
             if endpoint.is_some_and(|e| !limits.has_room(e)) {
+                saturated.insert(entry.endpoint);
                 continue;
             }
             if !self.store.claim(entry.due_ms, entry.delivery)? {
