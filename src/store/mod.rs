@@ -16,6 +16,7 @@ mod committer;
 mod deliveries;
 mod endpoints;
 mod events;
+mod fanout;
 mod keys;
 mod wheel;
 
