@@ -10,6 +10,7 @@
 //! - `claimed`: delivery → () — taken off the wheel and being attempted; put
 //!   back on the wheel at the next open, so a crash never loses an attempt.
 //! - `idempotency`: publish key → the first answer.
+//! - `replays`: replay ID → replay job, with the cursor it has reached.
 
 mod codec;
 mod committer;
@@ -18,6 +19,8 @@ mod endpoints;
 mod events;
 mod fanout;
 mod keys;
+mod replays;
+mod retention;
 mod wheel;
 
 use std::path::Path;
@@ -29,6 +32,7 @@ use tokio::sync::Notify;
 pub use committer::Committer;
 pub use deliveries::{AttemptOutcome, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
+pub use retention::PurgeOutcome;
 pub use wheel::WheelEntry;
 
 use crate::config::{Durability, StorageSettings};
@@ -78,6 +82,7 @@ pub struct Store {
     wheel: sled::Tree,
     claimed: sled::Tree,
     idempotency: sled::Tree,
+    replays: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -117,6 +122,7 @@ impl Store {
             wheel: tree("wheel")?,
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
+            replays: tree("replays")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),
