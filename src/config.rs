@@ -83,6 +83,9 @@ pub struct StorageSettings {
     pub durability: Durability,
     #[serde(with = "serde_duration")]
     pub event_retention: Duration,
+    /// How often the retention sweep runs (it also runs once at start-up).
+    #[serde(with = "serde_duration")]
+    pub retention_interval: Duration,
     /// sled's page cache, in bytes of on-disk size (sled's own default is 1 GiB).
     pub cache_capacity: u64,
 }
@@ -93,6 +96,7 @@ impl Default for StorageSettings {
             data_dir: PathBuf::from("./data"),
             durability: Durability::Flush,
             event_retention: Duration::from_secs(30 * 86_400),
+            retention_interval: Duration::from_secs(60),
             cache_capacity: 128 * 1024 * 1024,
         }
     }
@@ -246,6 +250,12 @@ impl Settings {
         if self.delivery.disable_after_failures == 0 {
             return invalid("delivery.disable_after_failures", "must be at least 1");
         }
+        if self.storage.event_retention.is_zero() {
+            return invalid("storage.event_retention", "must be longer than 0s");
+        }
+        if self.storage.retention_interval.is_zero() {
+            return invalid("storage.retention_interval", "must be longer than 0s");
+        }
         if self.events.max_payload_bytes == 0 {
             return invalid("events.max_payload_bytes", "must be at least 1");
         }
@@ -287,6 +297,20 @@ mod tests {
         assert_eq!(s.delivery.retry_schedule.attempts(), 5);
         assert_eq!(s.partners.retry_schedule.attempts(), 3);
         assert_eq!(s.storage.durability, Durability::Flush);
+        assert_eq!(s.storage.retention_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn retention_accepts_short_values_but_not_zero() {
+        let s = load(&[
+            ("HOOKD__STORAGE__EVENT_RETENTION", "2s"),
+            ("HOOKD__STORAGE__RETENTION_INTERVAL", "200ms"),
+        ])
+        .unwrap();
+        assert_eq!(s.storage.event_retention, Duration::from_secs(2));
+        assert_eq!(s.storage.retention_interval, Duration::from_millis(200));
+        let err = load(&[("HOOKD__STORAGE__RETENTION_INTERVAL", "0s")]).unwrap_err();
+        assert!(err.to_string().contains("retention_interval"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //!   `signing.rs`), classifies the answer (`outcome.rs`) and decides the next
 //!   try (`retry.rs`), recorded by `store/deliveries.rs`.
 //!
+//! - `api/admin/replay.rs` validates a replay and hands it to `replay.rs`,
+//!   which walks the log in batches through `store/replays.rs`; deliveries
+//!   are written by `store/fanout.rs`, as for a publish.
+//! - `retention.rs` removes expired events through `store/retention.rs`.
+//!
 //! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
 //! `startup.rs` wires it all together.
 
@@ -28,6 +33,8 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod operational;
+pub mod replay;
+pub mod retention;
 pub mod startup;
 pub mod store;
 

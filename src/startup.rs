@@ -11,6 +11,7 @@ use crate::clock::now_ms;
 use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
 use crate::store::Store;
+use crate::{replay, retention};
 
 #[derive(Debug, thiserror::Error)]
 enum StartupError {
@@ -93,6 +94,12 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             "attempts interrupted by the last stop are due again"
         );
     }
+    match replay::resume_all(&store, &settings) {
+        Ok(0) => {}
+        Ok(resumed) => tracing::info!(resumed, "replays interrupted by the last stop resume"),
+        Err(error) => tracing::error!(%error, "could not resume interrupted replays"),
+    }
+    actix_web::rt::spawn(retention::run(store.clone(), settings.clone()));
     let admin_tokens = api::auth_tokens(&settings.admin.tokens, data_dir).map_err(|source| {
         StartupError::DataDir {
             path: data_dir.display().to_string(),

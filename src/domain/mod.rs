@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod event;
 pub mod event_type;
 pub mod filter;
+pub mod replay;
 pub mod schedule;
 pub mod target;
 

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::{codec, keys, Store, StoreError};
+use super::fanout::{self, DeliveryTrees};
+use super::{codec, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::schedule::RetrySchedule;
-use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
-use crate::ids::{DeliveryId, EventId};
+use crate::domain::{Delivery, Endpoint, Event};
+use crate::ids::EventId;
 
 /// An event to append, already validated.
 pub struct NewEvent {
@@ -34,8 +35,8 @@ pub struct AppendOutcome {
 }
 
 #[derive(Serialize, Deserialize)]
-struct IdempotencyRecord {
-    stored_at_ms: u64,
+pub(super) struct IdempotencyRecord {
+    pub(super) stored_at_ms: u64,
     events: Vec<AppendedEvent>,
 }
 
@@ -75,20 +76,8 @@ impl Store {
             };
             let mut fanout = Vec::new();
             for endpoint in targets {
-                let delay = endpoint
-                    .schedule(default_schedule)
-                    .jittered_delay_before(1, &mut rng)
-                    .unwrap_or_default();
-                let due = now_ms + delay.as_millis() as u64;
-                let delivery = Delivery {
-                    id: DeliveryId::generate(now_ms),
-                    event_id: event.id,
-                    endpoint_id: endpoint.id,
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_ms: Some(due),
-                    updated_at_ms: now_ms,
-                };
+                let delivery =
+                    fanout::fresh_delivery(event.id, endpoint, default_schedule, now_ms, &mut rng);
                 fanout.push((codec::encode(&delivery)?, delivery));
             }
             appended.push(AppendedEvent {
@@ -129,15 +118,14 @@ impl Store {
                 }
                 for write in &writes {
                     events.insert(&write.key, write.value.as_slice())?;
+                    let trees = DeliveryTrees {
+                        deliveries,
+                        by_endpoint,
+                        by_event,
+                        wheel,
+                    };
                     for (bytes, delivery) in &write.fanout {
-                        deliveries.insert(&delivery.id.to_bytes(), bytes.as_slice())?;
-                        by_endpoint.insert(&keys::pair(delivery.endpoint_id, delivery.id), &[])?;
-                        by_event.insert(&keys::pair(delivery.event_id, delivery.id), &[])?;
-                        let due = delivery.next_attempt_ms.unwrap_or(now_ms);
-                        wheel.insert(
-                            &keys::wheel(due, delivery.id)[..],
-                            &delivery.endpoint_id.to_bytes()[..],
-                        )?;
+                        trees.insert(delivery, bytes)?;
                     }
                 }
                 Ok(None)

@@ -31,6 +31,13 @@ pub fn pair_second<B>(key: &[u8]) -> Option<Id<B>> {
     Some(Id::from_bytes(bytes))
 }
 
+/// The smallest key strictly after `id`: where a walk resumes past its cursor.
+pub fn after<K>(id: Id<K>) -> [u8; 16] {
+    u128::from_be_bytes(id.to_bytes())
+        .saturating_add(1)
+        .to_be_bytes()
+}
+
 /// Attempt key: the delivery, then the 1-based attempt number.
 pub fn attempt(delivery: DeliveryId, number: u32) -> [u8; 20] {
     let mut key = [0u8; 20];

@@ -11,14 +11,18 @@
 //!   back on the wheel at the next open, so a crash never loses an attempt.
 //! - `idempotency`: publish key → the first answer.
 //! - `health`: endpoint → consecutive failures, for automatic disabling.
+//! - `replays`: replay ID → replay job, with the cursor it has reached.
 
 mod codec;
 mod committer;
 mod deliveries;
 mod endpoints;
 mod events;
+mod fanout;
 mod health;
 mod keys;
+mod replays;
+mod retention;
 mod wheel;
 
 use std::path::Path;
@@ -31,6 +35,7 @@ pub use committer::Committer;
 pub use deliveries::{AttemptOutcome, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
 pub use health::EndpointHealth;
+pub use retention::PurgeOutcome;
 pub use wheel::WheelEntry;
 
 use crate::config::{Durability, StorageSettings};
@@ -81,6 +86,7 @@ pub struct Store {
     claimed: sled::Tree,
     idempotency: sled::Tree,
     health: sled::Tree,
+    replays: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -121,6 +127,7 @@ impl Store {
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
             health: tree("health")?,
+            replays: tree("replays")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),

@@ -6,6 +6,7 @@ mod endpoint_input;
 mod endpoints;
 mod events;
 mod pagination;
+mod replay;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -21,6 +22,7 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
                 .wrap(from_fn(require_admin))
                 .configure(endpoints::routes)
                 .configure(|c| events::routes(c, max_payload_bytes))
-                .configure(deliveries::routes),
+                .configure(deliveries::routes)
+                .configure(replay::routes),
         );
 }

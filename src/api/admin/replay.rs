@@ -1,0 +1,239 @@
+//! `/api/v1/replay`: validates a replay request (SPEC §6), stores it as a
+//! job and hands it to the background runner; and reports a job's progress.
+//! Every check happens before the job is stored, so a bad request schedules
+//! nothing.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::AppState;
+use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
+use crate::domain::filter::EventFilter;
+use crate::domain::replay::{ReplayJob, ReplayRequest, ReplaySelection, ReplayStatus};
+use crate::error::ApiError;
+use crate::ids::{EndpointId, EventId, ReplayId};
+use crate::replay;
+use crate::store::EventQuery;
+
+/// Most hand-picked events in one request; larger sets are a range.
+const MAX_EVENT_IDS: usize = 10_000;
+/// How many offending IDs an error message names.
+const NAMED_IN_ERRORS: usize = 10;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/replay", web::post().to(create))
+        .route("/replay/{id}", web::get().to(get));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayInput {
+    from: Option<String>,
+    to: Option<String>,
+    types: Option<Vec<String>>,
+    endpoint_ids: Option<Vec<String>>,
+    #[serde(default)]
+    only_failed: bool,
+    event_ids: Option<Vec<String>>,
+}
+
+pub fn replay_view(job: &ReplayJob) -> Value {
+    let mut view = json!({
+        "id": job.id.to_string(),
+        "status": job.status.as_str(),
+        "events_matched": job.events_matched,
+        "deliveries_scheduled": job.deliveries_scheduled,
+        "skipped": job.skipped_disabled,
+        "created_at": format_rfc3339(job.created_at_ms),
+        "finished_at": job.finished_at_ms.map(format_rfc3339),
+    });
+    if let (ReplayStatus::Failed, Some(error)) = (job.status, &job.error) {
+        view["error"] = json!(error);
+    }
+    view
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    input: web::Json<ReplayInput>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let request = validate(&state, input.into_inner(), now)?;
+    let job = ReplayJob::new(request, now);
+    state.store.create_replay(&job).await?;
+    tracing::info!(replay = %job.id, "replay accepted");
+    let current = replay::start(state.store.clone(), state.settings.clone(), job.id)
+        .await
+        .unwrap_or(job);
+    Ok(HttpResponse::Accepted().json(replay_view(&current)))
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id: ReplayId = id.parse().map_err(|_| ApiError::not_found("replay"))?;
+    let job = state
+        .store
+        .get_replay(id)?
+        .ok_or_else(|| ApiError::not_found("replay"))?;
+    Ok(HttpResponse::Ok().json(replay_view(&job)))
+}
+
+fn validate(state: &AppState, input: ReplayInput, now: u64) -> Result<ReplayRequest, ApiError> {
+    let selection = match (input.event_ids, input.from, input.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ApiError::invalid(
+                "invalid_selection",
+                "give either from and to, or event_ids, not both",
+            ))
+        }
+        (Some(ids), None, None) => ReplaySelection::Events(event_ids(state, ids)?),
+        (None, Some(from), Some(to)) => range(state, &from, &to, now)?,
+        (None, _, _) => {
+            return Err(ApiError::invalid(
+                "invalid_selection",
+                "a replay needs from and to, or event_ids",
+            ))
+        }
+    };
+    let types = input
+        .types
+        .map(|list| {
+            EventFilter::parse(&list)
+                .map_err(|e| ApiError::invalid("invalid_types", format!("types: {e}")))?;
+            Ok::<_, ApiError>(list)
+        })
+        .transpose()?;
+    let endpoint_ids = input
+        .endpoint_ids
+        .map(|ids| endpoint_ids(state, ids))
+        .transpose()?;
+    Ok(ReplayRequest {
+        selection,
+        types,
+        endpoint_ids,
+        only_failed: input.only_failed,
+    })
+}
+
+fn range(state: &AppState, from: &str, to: &str, now: u64) -> Result<ReplaySelection, ApiError> {
+    let time = |name: &str, text: &str| {
+        parse_rfc3339(text).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_time",
+                format!("{name} must be an RFC 3339 UTC time such as 2024-01-15T10:00:00Z"),
+            )
+        })
+    };
+    let from_ms = time("from", from)?;
+    let to_ms = time("to", to)?;
+    if from_ms > to_ms {
+        return Err(ApiError::invalid(
+            "invalid_range",
+            "from must not be after to",
+        ));
+    }
+    let retention = state.settings.storage.event_retention.as_millis() as u64;
+    if to_ms <= now.saturating_sub(retention) {
+        return Err(ApiError::invalid(
+            "range_beyond_retention",
+            "the whole range is older than storage.event_retention: those events are gone",
+        ));
+    }
+    // Events published after now reach their subscribers anyway; replaying
+    // them as well would send them twice.
+    let to_ms = to_ms.min(now);
+    if from_ms >= to_ms {
+        return Err(ApiError::invalid(
+            "empty_selection",
+            "the range holds no time up to now: to is exclusive and the future is not replayed",
+        ));
+    }
+    // One seek, not a scan: is there any event at all in the range?
+    let probe = EventQuery {
+        from_ms: Some(from_ms),
+        to_ms: Some(to_ms),
+        types: None,
+        after: None,
+        limit: 1,
+    };
+    if state.store.query_events(&probe)?.is_empty() {
+        return Err(ApiError::invalid(
+            "empty_selection",
+            "the log holds no events in that range",
+        ));
+    }
+    Ok(ReplaySelection::Range { from_ms, to_ms })
+}
+
+fn event_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EventId>, ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::invalid(
+            "empty_selection",
+            "event_ids must list at least one event",
+        ));
+    }
+    if raw.len() > MAX_EVENT_IDS {
+        return Err(ApiError::invalid(
+            "invalid_event_ids",
+            format!("event_ids may list at most {MAX_EVENT_IDS} events; use a range for more"),
+        ));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    let mut unknown = Vec::new();
+    for text in raw {
+        match text.parse::<EventId>() {
+            Ok(id) if state.store.get_event(id)?.is_some() => ids.push(id),
+            _ => unknown.push(text),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid(
+            "unknown_event_ids",
+            format!("no such events: {}", named(&unknown)),
+        ));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn endpoint_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EndpointId>, ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::invalid(
+            "empty_selection",
+            "endpoint_ids, when given, must list at least one endpoint",
+        ));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    let mut unknown = Vec::new();
+    for text in raw {
+        match text.parse::<EndpointId>() {
+            Ok(id) if state.store.get_endpoint(id)?.is_some() => ids.push(id),
+            _ => unknown.push(text),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid(
+            "unknown_endpoint_ids",
+            format!("no such endpoints: {}", named(&unknown)),
+        ));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The first few offending values, and how many more there were.
+fn named(values: &[String]) -> String {
+    let shown = values
+        .iter()
+        .take(NAMED_IN_ERRORS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match values.len().saturating_sub(NAMED_IN_ERRORS) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}

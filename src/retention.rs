@@ -1,0 +1,65 @@
+//! The retention sweep (SPEC §9): a background task that, every
+//! `storage.retention_interval` and once at start-up, removes events older
+//! than `storage.event_retention` with their finished deliveries, and
+//! forgets idempotency keys older than `events.idempotency_window`. Without
+//! it the log, and the disk, would grow forever.
+
+use std::sync::Arc;
+
+use crate::clock::now_ms;
+use crate::config::Settings;
+use crate::store::{PurgeOutcome, Store, StoreError};
+
+/// Events per transaction: keeps each write short so publishing and
+/// delivery never wait long behind the sweep.
+pub const BATCH_SIZE: usize = 500;
+
+pub async fn run(store: Store, settings: Arc<Settings>) {
+    loop {
+        if let Err(error) = sweep(&store, &settings).await {
+            tracing::error!(%error, "retention sweep failed; retrying at the next interval");
+        }
+        actix_web::rt::time::sleep(settings.storage.retention_interval).await;
+    }
+}
+
+/// One full pass over the expired part of the log, batch by batch.
+pub async fn sweep(store: &Store, settings: &Settings) -> Result<(), StoreError> {
+    let now = now_ms();
+    let cutoff = now.saturating_sub(settings.storage.event_retention.as_millis() as u64);
+    let (mut removed, mut kept) = (0, 0);
+    let mut after = None;
+    loop {
+        let batch_store = store.clone();
+        let outcome: PurgeOutcome =
+            blocking(move || batch_store.purge_events(after, cutoff, BATCH_SIZE)).await?;
+        removed += outcome.removed;
+        kept += outcome.kept;
+        match outcome.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        tokio::task::yield_now().await;
+    }
+    let window = settings.events.idempotency_window.as_millis() as u64;
+    let idem_store = store.clone();
+    let expired =
+        blocking(move || idem_store.expire_idempotency(now.saturating_sub(window))).await?;
+    if removed > 0 || expired > 0 {
+        tracing::info!(
+            events_removed = removed,
+            events_kept_for_open_deliveries = kept,
+            idempotency_keys_expired = expired,
+            "retention sweep"
+        );
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("retention step stopped: {e}")))?
+}
