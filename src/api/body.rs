@@ -3,6 +3,7 @@
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::web;
+use futures_util::StreamExt;
 
 use crate::error::ApiError;
 
@@ -44,4 +45,19 @@ fn query_error(error: QueryPayloadError) -> ApiError {
 
 fn path_error(error: PathError) -> ApiError {
     ApiError::NotFound(format!("no such resource: {error}"))
+}
+
+/// Reads a raw body up to `limit` bytes, for routes that must see the exact
+/// bytes (signed inbound webhooks) and still answer §8 JSON errors.
+pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

@@ -7,9 +7,11 @@ pub mod endpoint;
 pub mod event;
 pub mod event_type;
 pub mod filter;
+pub mod partner;
 pub mod schedule;
 pub mod target;
 
 pub use delivery::{Attempt, Delivery, DeliveryStatus};
 pub use endpoint::{DisabledReason, Endpoint, PayloadFormat, SignatureStyle};
 pub use event::Event;
+pub use partner::{Partner, PartnerStatus};

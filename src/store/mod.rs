@@ -10,6 +10,8 @@
 //! - `claimed`: delivery → () — taken off the wheel and being attempted; put
 //!   back on the wheel at the next open, so a crash never loses an attempt.
 //! - `idempotency`: publish key → the first answer.
+//! - `partners`: partner ID → partner; `partner_secrets`: SHA-256 of a
+//!   partner's shared secret → partner ID, so a bearer is found in one get.
 
 mod codec;
 mod committer;
@@ -17,6 +19,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod keys;
+mod partners;
 mod wheel;
 
 use std::path::Path;
@@ -77,6 +80,8 @@ pub struct Store {
     wheel: sled::Tree,
     claimed: sled::Tree,
     idempotency: sled::Tree,
+    partners: sled::Tree,
+    partner_secrets: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -116,6 +121,8 @@ impl Store {
             wheel: tree("wheel")?,
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
+            partners: tree("partners")?,
+            partner_secrets: tree("partner_secrets")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),
