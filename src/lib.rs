@@ -16,6 +16,11 @@
 //!   `signing.rs`), classifies the answer (`outcome.rs`) and decides the next
 //!   try (`retry.rs`), recorded by `store/deliveries.rs`.
 //!
+//! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
+//!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
+//!   self-service; `api/inbound.rs` verifies events partners send in and
+//!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
+//!
 //! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
 //! `startup.rs` wires it all together.
 
