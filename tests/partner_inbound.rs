@@ -6,21 +6,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::partner::{hmac_hex, register, CATALOG, INBOUND, OPEN};
 use common::{wait_for, Daemon, Receiver};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 const ENV: [(&str, &str); 4] = [
-    ("HOOKD__PARTNERS__REGISTRATION", "open"),
-    (
-        "HOOKD__PARTNERS__EVENTS",
-        "payment.success,payment.failed,booking.confirmed",
-    ),
-    (
-        "HOOKD__PARTNERS__INBOUND_EVENTS",
-        "tour.purchased,tour.promoted",
-    ),
+    OPEN,
+    CATALOG,
+    INBOUND,
     ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,100ms"),
 ];
 
@@ -34,17 +27,15 @@ const SEED_SIGNED: &str = r#"{"buyer_email":"turista@example.com","buyer_name":"
 const PROMO_BODY: &str = r#"{"event": "tour.promoted", "tour_id": "tour_1", "price": 99.5, "combo": {"nights": 2, "hotel": "Andes"}}"#;
 const PROMO_SIGNED: &str = r#"{"combo":{"hotel":"Andes","nights":2},"event":"tour.promoted","price":99.5,"tour_id":"tour_1"}"#;
 
-fn hmac_hex(key: &str, message: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(message);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-async fn register(daemon: &Daemon, name: &str) -> (String, String) {
-    let body = json!({"partner_name": name, "webhook_url": "https://partner.example/hook", "events": ["payment.success"]});
-    let url = format!("{}/partners/register", daemon.public);
-    let (status, json) = daemon.request("POST", &url, Some(&body), None).await;
-    assert_eq!(status, 201, "{json}");
+/// A partner that only sends: its ID and shared secret.
+async fn register_sender(daemon: &Daemon, name: &str) -> (String, String) {
+    let json = register(
+        daemon,
+        name,
+        "https://partner.example/hook",
+        &["payment.success"],
+    )
+    .await;
     (
         json["partner_id"].as_str().unwrap().to_string(),
         json["shared_secret"].as_str().unwrap().to_string(),
@@ -80,8 +71,8 @@ async fn stored_of_type(daemon: &Daemon, event_type: &str) -> Vec<Value> {
 #[actix_web::test]
 async fn seed_sender_is_found_by_its_signature_and_deduplicated() {
     let daemon = Daemon::start(&ENV);
-    let (_, _) = register(&daemon, "Someone else").await;
-    let (partner, secret) = register(&daemon, "Grupo Montaña").await;
+    let (_, _) = register_sender(&daemon, "Someone else").await;
+    let (partner, secret) = register_sender(&daemon, "Grupo Montaña").await;
     let signature = hmac_hex(&secret, SEED_SIGNED.as_bytes());
     let headers = [
         ("X-Webhook-Signature", signature.as_str()),
@@ -108,7 +99,7 @@ async fn seed_sender_is_found_by_its_signature_and_deduplicated() {
 #[actix_web::test]
 async fn inbound_events_are_refused_when_they_should_be() {
     let daemon = Daemon::start(&ENV);
-    let (partner, secret) = register(&daemon, "P").await;
+    let (partner, secret) = register_sender(&daemon, "P").await;
     let good = hmac_hex(&secret, PROMO_SIGNED.as_bytes());
     let event = ("X-Webhook-Event", "tour.promoted");
 
@@ -153,7 +144,7 @@ async fn inbound_events_are_refused_when_they_should_be() {
     .await;
     assert_eq!(status, 401, "{json}");
     assert_eq!(json["error"], "invalid_signature");
-    let (other, _) = register(&daemon, "Other").await;
+    let (other, _) = register_sender(&daemon, "Other").await;
     let (status, _) = send(
         &daemon,
         &format!("/webhooks/partners/{other}"),
@@ -242,7 +233,7 @@ async fn an_inbound_event_is_delivered_onward_with_its_source() {
     daemon
         .create_endpoint(&receiver.url, &["tour.*"], json!({}))
         .await;
-    let (partner, secret) = register(&daemon, "P").await;
+    let (partner, secret) = register_sender(&daemon, "P").await;
     let signature = hmac_hex(&secret, PROMO_SIGNED.as_bytes());
     let headers = [
         ("X-Webhook-Signature", signature.as_str()),
