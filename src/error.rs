@@ -12,6 +12,8 @@ pub enum ApiError {
     Malformed(String),
     #[error("a valid bearer token is required")]
     Unauthorized,
+    #[error("the signature does not match the body")]
+    InvalidSignature,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -24,6 +26,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    #[error("too many requests; try again in a minute")]
+    TooManyRequests,
     #[error("storage cannot accept writes right now")]
     Unavailable,
     #[error("an internal error occurred")]
@@ -46,12 +50,14 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => "malformed_request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidSignature => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { code, .. } => code,
+            ApiError::TooManyRequests => "rate_limited",
             ApiError::Unavailable => "storage_unavailable",
             ApiError::Internal => "internal_error",
         }
@@ -62,13 +68,14 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,6 +85,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, ApiError::TooManyRequests) {
+            response.insert_header(("Retry-After", "60"));
         }
         response.json(serde_json::json!({
             "error": self.code(),

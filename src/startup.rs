@@ -111,6 +111,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         store: store.clone(),
         settings: settings.clone(),
         admin_tokens,
+        registration_limiter: Default::default(),
     })
     .map_err(StartupError::Listen)?;
     let public = listeners.public.handle();

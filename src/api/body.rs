@@ -45,3 +45,15 @@ fn query_error(error: QueryPayloadError) -> ApiError {
 fn path_error(error: PathError) -> ApiError {
     ApiError::NotFound(format!("no such resource: {error}"))
 }
+
+/// Reads a raw body up to `limit` bytes, for routes that must see the exact
+/// bytes (signed inbound webhooks) and still answer §8 JSON errors.
+pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(ApiError::Malformed(format!(
+            "the body could not be read: {e}"
+        ))),
+        Err(_) => Err(ApiError::TooLarge(limit)),
+    }
+}

@@ -6,7 +6,10 @@ mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
+mod inbound;
+mod partners;
 mod public;
+mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +26,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub admin_tokens: Vec<String>,
+    /// Caps open partner registrations per client address.
+    pub registration_limiter: rate_limit::RateLimiter,
 }
 
 pub struct Listeners {

@@ -3,5 +3,8 @@
 use actix_web::web;
 
 pub fn routes(config: &mut web::ServiceConfig) {
-    config.route("/healthz", web::get().to(super::healthz));
+    config
+        .route("/healthz", web::get().to(super::healthz))
+        .configure(super::partners::routes)
+        .configure(super::inbound::routes);
 }

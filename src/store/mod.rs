@@ -12,6 +12,8 @@
 //! - `idempotency`: publish key → the first answer.
 //! - `health`: endpoint → consecutive failures, for automatic disabling.
 //! - `replays`: replay ID → replay job, with the cursor it has reached.
+//! - `partners`: partner ID → partner; `partner_secrets`: SHA-256 of a
+//!   partner's shared secret → partner ID, so a bearer is found in one get.
 
 mod codec;
 mod committer;
@@ -21,6 +23,7 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod partners;
 mod replays;
 mod retention;
 mod wheel;
@@ -87,6 +90,8 @@ pub struct Store {
     idempotency: sled::Tree,
     health: sled::Tree,
     replays: sled::Tree,
+    partners: sled::Tree,
+    partner_secrets: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -128,6 +133,8 @@ impl Store {
             idempotency: tree("idempotency")?,
             health: tree("health")?,
             replays: tree("replays")?,
+            partners: tree("partners")?,
+            partner_secrets: tree("partner_secrets")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),

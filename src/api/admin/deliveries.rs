@@ -5,14 +5,14 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::endpoints::{load, parse_id};
+use super::endpoints::load;
 use super::pagination;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
-use crate::domain::{Attempt, Delivery, DeliveryStatus, Event};
+use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
 use crate::error::ApiError;
-use crate::ids::DeliveryId;
+use crate::ids::{DeliveryId, EndpointId};
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -97,7 +97,7 @@ async fn retry(
 }
 
 #[derive(Deserialize)]
-struct DeliveryQuery {
+pub(crate) struct DeliveryQuery {
     status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -108,8 +108,17 @@ async fn list_for_endpoint(
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = parse_id(&id)?;
-    load(&state, &id)?;
+    let endpoint = load(&state, &id)?;
+    endpoint_deliveries(&state, endpoint.id, &query)
+}
+
+/// One page of an endpoint's deliveries, newest first; partners see theirs
+/// through the same code.
+pub(crate) fn endpoint_deliveries(
+    state: &AppState,
+    endpoint: EndpointId,
+    query: &DeliveryQuery,
+) -> Result<HttpResponse, ApiError> {
     let status = query
         .status
         .as_deref()
@@ -135,7 +144,7 @@ async fn list_for_endpoint(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TestInput {
+pub(crate) struct TestInput {
     event: String,
     data: Option<Value>,
 }
@@ -146,7 +155,16 @@ async fn send_test(
     input: web::Json<TestInput>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = load(&state, &id)?;
-    let input = input.into_inner();
+    send_test_to(&state, endpoint, input.into_inner()).await
+}
+
+/// A synthetic `"test": true` event delivered to `endpoint` only, through
+/// the normal pipeline; partners test their own endpoint through this too.
+pub(crate) async fn send_test_to(
+    state: &AppState,
+    endpoint: Endpoint,
+    input: TestInput,
+) -> Result<HttpResponse, ApiError> {
     let event_type = EventType::parse(&input.event)
         .map_err(|e| ApiError::invalid("invalid_event_type", e.to_string()))?;
     let data = input.data.unwrap_or_else(|| json!({}));

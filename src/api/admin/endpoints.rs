@@ -112,9 +112,9 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
+pub(crate) struct ListQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
 }
 
 async fn list(

@@ -1,11 +1,12 @@
 //! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
 //! unauthenticated probes.
 
-mod deliveries;
-mod endpoint_input;
-mod endpoints;
+pub(crate) mod deliveries;
+pub(crate) mod endpoint_input;
+pub(crate) mod endpoints;
 mod events;
-mod pagination;
+pub(crate) mod pagination;
+mod partners;
 mod replay;
 
 use actix_web::middleware::from_fn;
@@ -23,6 +24,7 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
                 .configure(endpoints::routes)
                 .configure(|c| events::routes(c, max_payload_bytes))
                 .configure(deliveries::routes)
-                .configure(replay::routes),
+                .configure(replay::routes)
+                .configure(partners::routes),
         );
 }

@@ -1,0 +1,101 @@
+//! `/api/v1/partners`: the operator's view of registered partners, and the
+//! suspend / resume / remove controls. Shared secrets never appear here.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::endpoints::ListQuery;
+use super::pagination;
+use crate::api::partners::partner_view;
+use crate::api::AppState;
+use crate::clock::now_ms;
+use crate::domain::{Endpoint, Partner, PartnerStatus};
+use crate::error::ApiError;
+use crate::ids::PartnerId;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/partners", web::get().to(list))
+        .route("/partners/{id}", web::get().to(get))
+        .route("/partners/{id}", web::patch().to(update))
+        .route("/partners/{id}", web::delete().to(delete));
+}
+
+fn parse_id(raw: &str) -> Result<PartnerId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("partner"))
+}
+
+fn load(state: &AppState, raw_id: &str) -> Result<(Partner, Endpoint), ApiError> {
+    state
+        .store
+        .partner_with_endpoint(parse_id(raw_id)?)?
+        .ok_or_else(|| ApiError::not_found("partner"))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::cursor::<PartnerId>(query.cursor.as_deref())?;
+    let page = state.store.list_partners(after, limit)?;
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|p| p.id.to_string()))
+        .flatten();
+    let mut data = Vec::with_capacity(page.len());
+    for partner in &page {
+        // A partner whose endpoint was deleted through /webhooks is still
+        // listed, so the operator can see and remove it.
+        match state.store.get_endpoint(partner.endpoint_id)? {
+            Some(endpoint) => data.push(partner_view(partner, &endpoint)),
+            None => data.push(json!({
+                "partner_id": partner.id.to_string(),
+                "partner_name": partner.name,
+                "status": partner.status.as_str(),
+                "endpoint_id": partner.endpoint_id.to_string(),
+            })),
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (partner, endpoint) = load(&state, &id)?;
+    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerUpdate {
+    status: PartnerStatus,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    input: web::Json<PartnerUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut partner, _) = load(&state, &id)?;
+    let status = input.into_inner().status;
+    if status != partner.status {
+        state
+            .store
+            .set_partner_status(&mut partner, status, now_ms())
+            .await?;
+        tracing::info!(partner = %partner.id, status = status.as_str(), "partner status changed");
+    }
+    let (partner, endpoint) = load(&state, &id)?;
+    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.store.delete_partner(parse_id(&id)?).await? {
+        return Err(ApiError::not_found("partner"));
+    }
+    tracing::info!(partner = %id, "partner removed");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,236 @@
+//! `/partners/*` on the public listener (seed 004): self-registration, and
+//! self-service for a partner authenticated by its own shared secret. A
+//! partner only ever reaches its own record: every `/partners/me` route
+//! resolves the partner from the bearer, never from a path or body.
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::admin::deliveries::{endpoint_deliveries, send_test_to, DeliveryQuery, TestInput};
+use super::admin::endpoint_input::{apply, new_endpoint, EndpointInput};
+use super::auth::bearer;
+use super::AppState;
+use crate::clock::{format_rfc3339, now_ms};
+use crate::config::{RegistrationMode, Settings};
+use crate::delivery::signing::constant_time_eq;
+use crate::domain::duration::format_duration;
+use crate::domain::partner::{generate_shared_secret, subscribable, validate_name};
+use crate::domain::{Endpoint, Partner, PartnerStatus, PayloadFormat, SignatureStyle};
+use crate::error::ApiError;
+use crate::ids::PartnerId;
+use crate::operational::{emit, PARTNER_REGISTERED};
+
+/// Seed 004: "Timeout es 5 segundos".
+const PARTNER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/partners/register", web::post().to(register))
+        .route("/partners/me", web::get().to(me))
+        .route("/partners/me", web::patch().to(update_me))
+        .route("/partners/me/rotate-secret", web::post().to(rotate_secret))
+        .route("/partners/me/deliveries", web::get().to(my_deliveries))
+        .route("/partners/me/test", web::post().to(test_me));
+}
+
+/// What a partner (or an operator) sees of a partner; never the secret.
+pub(crate) fn partner_view(partner: &Partner, endpoint: &Endpoint) -> Value {
+    json!({
+        "partner_id": partner.id.to_string(),
+        "partner_name": partner.name,
+        "webhook_url": endpoint.url,
+        "status": partner.status.as_str(),
+        "events_subscribed": endpoint.events,
+        "endpoint_id": endpoint.id.to_string(),
+        "created_at": format_rfc3339(partner.created_at_ms),
+    })
+}
+
+/// The requested events the catalog offers; none left is a 400, as §7 says.
+fn catalog_events(requested: &[String], settings: &Settings) -> Result<Vec<String>, ApiError> {
+    let kept = subscribable(requested, &settings.partners.events);
+    if kept.is_empty() {
+        return Err(ApiError::Malformed(format!(
+            "none of the requested events is offered to partners; the catalog is [{}]",
+            settings.partners.events.join(", ")
+        )));
+    }
+    Ok(kept)
+}
+
+/// Who may register, per `partners.registration`.
+fn admit_registration(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    match state.settings.partners.registration {
+        RegistrationMode::Closed => {
+            Err(ApiError::Forbidden("partner registration is closed".into()))
+        }
+        RegistrationMode::Token => {
+            let known = bearer(request).is_some_and(|given| {
+                state
+                    .settings
+                    .partners
+                    .registration_tokens
+                    .iter()
+                    .any(|token| constant_time_eq(token.as_bytes(), given.as_bytes()))
+            });
+            known.then_some(()).ok_or(ApiError::Unauthorized)
+        }
+        RegistrationMode::Open => {
+            // The socket's peer, not X-Forwarded-For, which any client can forge.
+            let allowed = request
+                .peer_addr()
+                .is_none_or(|peer| state.registration_limiter.allow(peer.ip(), Instant::now()));
+            allowed.then_some(()).ok_or(ApiError::TooManyRequests)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterInput {
+    partner_name: String,
+    webhook_url: String,
+    events: Vec<String>,
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    input: web::Json<RegisterInput>,
+) -> Result<HttpResponse, ApiError> {
+    admit_registration(&state, &request)?;
+    let input = input.into_inner();
+    let settings = &state.settings;
+    let name = validate_name(&input.partner_name)
+        .map_err(|message| ApiError::invalid("invalid_partner_name", message))?;
+    let events = catalog_events(&input.events, settings)?;
+    let now = now_ms();
+    let shared_secret = generate_shared_secret();
+    let endpoint_input = EndpointInput {
+        url: Some(input.webhook_url),
+        events: Some(events),
+        secret: Some(shared_secret.clone()),
+        description: Some(Some(format!("partner: {name}"))),
+        signature_style: Some(SignatureStyle::CanonicalJson),
+        payload_format: Some(PayloadFormat::Flat),
+        retry_schedule: Some(Some(settings.partners.retry_schedule.as_strings())),
+        timeout: Some(Some(format_duration(PARTNER_TIMEOUT))),
+        ..EndpointInput::default()
+    };
+    let mut endpoint = new_endpoint(endpoint_input, settings, now)?;
+    let partner = Partner {
+        id: PartnerId::generate(now),
+        name,
+        endpoint_id: endpoint.id,
+        status: PartnerStatus::Active,
+        created_at_ms: now,
+    };
+    endpoint.partner_id = Some(partner.id);
+    state.store.create_partner(&partner, &endpoint).await?;
+    tracing::info!(partner = %partner.id, endpoint = %endpoint.id, url = %endpoint.url, "partner registered");
+    emit(
+        &state.store,
+        settings,
+        PARTNER_REGISTERED,
+        json!({
+            "partner_id": partner.id.to_string(),
+            "partner_name": partner.name,
+            "webhook_url": endpoint.url,
+            "events_subscribed": endpoint.events,
+        }),
+    )
+    .await;
+    Ok(HttpResponse::Created().json(json!({
+        "partner_id": partner.id.to_string(),
+        "webhook_url": endpoint.url,
+        "shared_secret": shared_secret,
+        "status": partner.status.as_str(),
+        "events_subscribed": endpoint.events,
+    })))
+}
+
+/// The partner whose shared secret is the bearer: unknown → 401,
+/// suspended → 403.
+fn authenticate(state: &AppState, request: &HttpRequest) -> Result<(Partner, Endpoint), ApiError> {
+    let secret = bearer(request).ok_or(ApiError::Unauthorized)?;
+    let (partner, endpoint) = state
+        .store
+        .partner_by_secret(secret)?
+        .ok_or(ApiError::Unauthorized)?;
+    if partner.status == PartnerStatus::Suspended {
+        return Err(ApiError::Forbidden("this partner is suspended".into()));
+    }
+    Ok((partner, endpoint))
+}
+
+async fn me(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (partner, endpoint) = authenticate(&state, &request)?;
+    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerPatch {
+    webhook_url: Option<String>,
+    events: Option<Vec<String>>,
+}
+
+async fn update_me(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    input: web::Json<PartnerPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let (partner, mut endpoint) = authenticate(&state, &request)?;
+    let input = input.into_inner();
+    let events = input
+        .events
+        .map(|requested| catalog_events(&requested, &state.settings))
+        .transpose()?;
+    let changes = EndpointInput {
+        url: input.webhook_url,
+        events,
+        ..EndpointInput::default()
+    };
+    apply(changes, &mut endpoint, &state.settings)?;
+    endpoint.updated_at_ms = now_ms();
+    state.store.save_endpoint(&endpoint).await?;
+    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+}
+
+async fn rotate_secret(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (partner, mut endpoint) = authenticate(&state, &request)?;
+    let shared_secret = generate_shared_secret();
+    state
+        .store
+        .rotate_partner_secret(&partner, &mut endpoint, shared_secret.clone(), now_ms())
+        .await?;
+    tracing::info!(partner = %partner.id, "partner rotated its shared secret");
+    Ok(HttpResponse::Ok().json(json!({
+        "partner_id": partner.id.to_string(),
+        "shared_secret": shared_secret,
+    })))
+}
+
+async fn my_deliveries(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint) = authenticate(&state, &request)?;
+    endpoint_deliveries(&state, endpoint.id, &query)
+}
+
+async fn test_me(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    input: web::Json<TestInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint) = authenticate(&state, &request)?;
+    send_test_to(&state, endpoint, input.into_inner()).await
+}
