@@ -16,6 +16,29 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(bytes)
 }
 
+/// The record stored under `key`, if any.
+pub fn read<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|bytes| decode(&bytes)).transpose()
+}
+
+/// Up to `limit` records in key order, starting just after `after` (a page
+/// of a list route whose cursor is the last key of the previous page).
+pub fn page<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    after: Option<[u8; 16]>,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let start = after.map(|key| key.to_vec()).unwrap_or_default();
+    tree.range(start..)
+        .filter(|entry| match (entry, after) {
+            (Ok((key, _)), Some(after)) => key.as_ref() != after,
+            _ => true,
+        })
+        .take(limit)
+        .map(|entry| decode(&entry?.1))
+        .collect()
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_VERSION, body)) => {

@@ -25,10 +25,7 @@ pub struct DeliveryPage {
 
 impl Store {
     pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
-        self.deliveries
-            .get(id.to_bytes())?
-            .map(|bytes| codec::decode(&bytes))
-            .transpose()
+        codec::read(&self.deliveries, &id.to_bytes())
     }
 
     pub(super) fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

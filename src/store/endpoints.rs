@@ -10,10 +10,7 @@ use crate::ids::EndpointId;
 
 impl Store {
     pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        self.endpoints
-            .get(id.to_bytes())?
-            .map(|bytes| codec::decode(&bytes))
-            .transpose()
+        codec::read(&self.endpoints, &id.to_bytes())
     }
 
     /// Endpoints in creation order, starting after `after`.
@@ -22,16 +19,7 @@ impl Store {
         after: Option<EndpointId>,
         limit: usize,
     ) -> Result<Vec<Endpoint>, StoreError> {
-        let start = after.map(|id| id.to_bytes().to_vec()).unwrap_or_default();
-        self.endpoints
-            .range(start..)
-            .filter(|entry| match (entry, after) {
-                (Ok((key, _)), Some(after)) => key.as_ref() != after.to_bytes(),
-                _ => true,
-            })
-            .take(limit)
-            .map(|entry| codec::decode(&entry?.1))
-            .collect()
+        codec::page(&self.endpoints, after.map(|id| id.to_bytes()), limit)
     }
 
     /// Inserts or replaces an endpoint, durably.

@@ -170,10 +170,7 @@ impl Store {
     }
 
     pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.events
-            .get(id.to_bytes())?
-            .map(|bytes| codec::decode(&bytes))
-            .transpose()
+        codec::read(&self.events, &id.to_bytes())
     }
 
     /// One page of the log in time order. Walks the key range lazily, so a

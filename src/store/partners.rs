@@ -38,10 +38,7 @@ impl Store {
     }
 
     pub fn get_partner(&self, id: PartnerId) -> Result<Option<Partner>, StoreError> {
-        self.partners
-            .get(id.to_bytes())?
-            .map(|bytes| codec::decode(&bytes))
-            .transpose()
+        codec::read(&self.partners, &id.to_bytes())
     }
 
     /// A partner with its endpoint; `None` when either is gone.
@@ -63,16 +60,7 @@ impl Store {
         after: Option<PartnerId>,
         limit: usize,
     ) -> Result<Vec<Partner>, StoreError> {
-        let start = after.map(|id| id.to_bytes().to_vec()).unwrap_or_default();
-        self.partners
-            .range(start..)
-            .filter(|entry| match (entry, after) {
-                (Ok((key, _)), Some(after)) => key.as_ref() != after.to_bytes(),
-                _ => true,
-            })
-            .take(limit)
-            .map(|entry| codec::decode(&entry?.1))
-            .collect()
+        codec::page(&self.partners, after.map(|id| id.to_bytes()), limit)
     }
 
     /// The partner whose shared secret is `secret`. The hash finds the

@@ -34,10 +34,7 @@ impl Store {
     }
 
     pub fn get_replay(&self, id: ReplayId) -> Result<Option<ReplayJob>, StoreError> {
-        self.replays
-            .get(id.to_bytes())?
-            .map(|bytes| codec::decode(&bytes))
-            .transpose()
+        codec::read(&self.replays, &id.to_bytes())
     }
 
     /// Jobs still running, for resumption at start-up. Jobs are few (one per
