@@ -14,8 +14,10 @@
 //!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
 //!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
 //!   `signing.rs`), classifies the answer (`outcome.rs`) and decides the next
-//!   try (`retry.rs`), recorded by `store/deliveries.rs`.
-//!
+//!   try (`retry.rs`), recorded by `store/deliveries.rs`. `delivery/health.rs`
+//!   decides when a failing endpoint is switched off (counters in
+//!   `store/health.rs`), `operational.rs` emits the `hookd.*` events, and
+//!   `delivery/target_guard.rs` keeps attempts off private addresses.
 //! - `api/admin/replay.rs` validates a replay and hands it to `replay.rs`,
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
