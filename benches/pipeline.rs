@@ -158,6 +158,18 @@ async fn ingest(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     let run = load(&url, Some(ADMIN_TOKEN), &body, sizes.ingest_events, CLIENTS).await;
     run.check("ingest")?;
     let rss = daemon.memory();
+    // The same load for a type nobody subscribes to: the storage path alone,
+    // without deliveries competing for the two cores.
+    let unrouted = publish_body("bench.unrouted", None);
+    let alone = load(
+        &url,
+        Some(ADMIN_TOKEN),
+        &unrouted,
+        sizes.ingest_events,
+        CLIENTS,
+    )
+    .await;
+    alone.check("ingest without deliveries")?;
 
     let base = BaselineServer::start(202)?;
     let base_url = format!("{}/api/v1/events", base.url);
@@ -183,6 +195,8 @@ async fn ingest(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
         "ack_p50_ms": ms(run.percentile(0.50)),
         "ack_p99_ms": ms(run.percentile(0.99)),
         "rss_mib": mib(rss.rss),
+        "no_delivery_events_per_s": round(alone.rate()),
+        "no_delivery_ack_p99_ms": ms(alone.percentile(0.99)),
         "baseline": {"events_per_s": round(baseline.rate()),
                      "ack_p50_ms": ms(baseline.percentile(0.50)),
                      "ack_p99_ms": ms(baseline.percentile(0.99))},

@@ -92,8 +92,16 @@ impl Dispatcher {
             .map(|s| (s.endpoint.id, &s.endpoint))
             .collect();
         let mut pass = Pass::default();
+        // Once every active endpoint is saturated, the rest of the due range
+        // can only hold entries we would pass over: stop there instead of
+        // walking a large backlog again on every wake-up. Entries of inactive
+        // endpoints left behind are settled by the next pass that has room.
+        let mut with_room = active.values().filter(|e| limits.has_room(e)).count();
         for entry in self.store.due_entries(now) {
-            if limits.full() || pass.claimed >= CLAIM_BATCH {
+            if limits.full()
+                || pass.claimed >= CLAIM_BATCH
+                || (with_room == 0 && !active.is_empty())
+            {
                 break;
             }
             let entry = entry?;
@@ -127,6 +135,9 @@ impl Dispatcher {
                 continue;
             };
             limits.enqueue(endpoint.id, Job { delivery, event });
+            if !limits.has_room(endpoint) {
+                with_room = with_room.saturating_sub(1);
+            }
         }
         Ok(pass)
     }

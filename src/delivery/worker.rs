@@ -99,10 +99,19 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         request_body,
         response_body: report.response_body.filter(|_| endpoint.debug_mode),
     };
-    if let Err(error) = context
-        .store
-        .record_attempt(delivery.id, &attempt, step.outcome)
-    {
+    // Off the dispatcher's thread: sled may block here (a page evicted from
+    // its cache can wait for the log to become stable), and every attempt
+    // and the dispatcher itself share this one thread.
+    let store = context.store.clone();
+    let (id, outcome) = (delivery.id, step.outcome);
+    let recorded =
+        tokio::task::spawn_blocking(move || store.record_attempt(id, &attempt, outcome)).await;
+    let failure = match recorded {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(join) => Some(join.to_string()),
+    };
+    if let Some(error) = failure {
         // The claim stays in place, so the attempt is made again after a restart.
         tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
         return;
