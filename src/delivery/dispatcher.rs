@@ -6,7 +6,7 @@
 //! are local tasks on the same thread, so one hanging receiver only ever holds
 //! its own endpoint's slots.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,20 +92,21 @@ impl Dispatcher {
             .map(|s| (s.endpoint.id, &s.endpoint))
             .collect();
         let mut pass = Pass::default();
-        let mut saturated = HashSet::new();
+        // Once every active endpoint is saturated, the rest of the due range
+        // can only hold entries we would pass over: stop there instead of
+        // walking a large backlog again on every wake-up. Entries of inactive
+        // endpoints left behind are settled by the next pass that has room.
+        let mut with_room = active.values().filter(|e| limits.has_room(e)).count();
         for entry in self.store.due_entries(now) {
-            // Once every endpoint is full, the rest of a backlog cannot be
-            // claimed: stop rather than walk it on every pass.
             if limits.full()
                 || pass.claimed >= CLAIM_BATCH
-                || (!active.is_empty() && saturated.len() == active.len())
+                || (with_room == 0 && !active.is_empty())
             {
                 break;
             }
             let entry = entry?;
             let endpoint = active.get(&entry.endpoint).copied();
             if endpoint.is_some_and(|e| !limits.has_room(e)) {
-                saturated.insert(entry.endpoint);
                 continue;
             }
             if !self.store.claim(entry.due_ms, entry.delivery)? {
@@ -134,6 +135,9 @@ impl Dispatcher {
                 continue;
             };
             limits.enqueue(endpoint.id, Job { delivery, event });
+            if !limits.has_room(endpoint) {
+                with_room = with_room.saturating_sub(1);
+            }
         }
         Ok(pass)
     }

@@ -80,18 +80,25 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         request_body,
         response_body: report.response_body.filter(|_| endpoint.debug_mode),
     };
-    let store = &context.store;
-    if let Err(error) = store.record_attempt(delivery.id, &attempt, step.outcome) {
-        // The claim stays in place, so the attempt is made again after a restart.
-        tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
-        return;
-    }
-
-    let succeeded = step.outcome == AttemptOutcome::Succeeded;
-    let health = match store.record_health(endpoint.id, succeeded, finished_ms) {
+    // Off the dispatcher's thread: sled may block here (a page evicted from
+    // its cache can wait for the log to become stable), and every attempt
+    // and the dispatcher itself share this one thread.
+    let store = context.store.clone();
+    let (id, endpoint_id, outcome) = (delivery.id, endpoint.id, step.outcome);
+    let succeeded = outcome == AttemptOutcome::Succeeded;
+    let recorded = tokio::task::spawn_blocking(move || {
+        store.record_attempt(id, &attempt, outcome)?;
+        store.record_health(endpoint_id, succeeded, finished_ms)
+    })
+    .await;
+    let recorded = recorded
+        .map_err(|join| join.to_string())
+        .and_then(|result| result.map_err(|error| error.to_string()));
+    let health = match recorded {
         Ok(health) => health,
         Err(error) => {
-            tracing::error!(%error, endpoint = %endpoint.id, "could not record endpoint health");
+            // The claim stays in place, so the attempt is made again after a restart.
+            tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
             return;
         }
     };
@@ -106,7 +113,13 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
             "last_status_code": status_code,
             "last_error": error,
         });
-        operational::emit(store, &context.settings, operational::DELIVERY_FAILED, data).await;
+        operational::emit(
+            &context.store,
+            &context.settings,
+            operational::DELIVERY_FAILED,
+            data,
+        )
+        .await;
     }
     let reason = if step.disable_endpoint {
         Some(DisabledReason::Gone)
