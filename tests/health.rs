@@ -324,3 +324,42 @@ async fn a_name_resolving_to_loopback_is_blocked_at_send_time() {
     }
     assert_eq!(receiver.count(), 0);
 }
+
+#[actix_web::test]
+async fn failure_counts_survive_a_restart() {
+    let env = [
+        ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "4"),
+        ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s"),
+    ];
+    let mut daemon = Daemon::start(&env);
+    let failing = Receiver::start();
+    failing.set_default(Reply::status(500));
+    let endpoint = daemon
+        .create_endpoint(&failing.url, &["*"], json!({}))
+        .await;
+    let path = format!("/webhooks/{}", endpoint["id"].as_str().unwrap());
+    for _ in 0..2 {
+        daemon.publish("order.created", json!({})).await;
+    }
+    wait_for("two failed attempts", Duration::from_secs(10), || async {
+        (failing.count() == 2).then_some(())
+    })
+    .await;
+    daemon.restart(&env);
+    let (_, still_on) = daemon.api("GET", &path, None).await;
+    assert_eq!(still_on["active"], true);
+    for _ in 0..2 {
+        daemon.publish("order.created", json!({})).await;
+    }
+    let disabled = wait_for(
+        "the fourth failure to disable it",
+        Duration::from_secs(10),
+        || async {
+            let (_, body) = daemon.api("GET", &path, None).await;
+            (body["active"] == false).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(disabled["disabled_reason"], "failures");
+    assert_eq!(failing.count(), 4);
+}
