@@ -97,7 +97,7 @@ impl Default for StorageSettings {
             durability: Durability::Flush,
             event_retention: Duration::from_secs(30 * 86_400),
             retention_interval: Duration::from_secs(60),
-            cache_capacity: 128 * 1024 * 1024,
+            cache_capacity: 64 * 1024 * 1024,
         }
     }
 }
