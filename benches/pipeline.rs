@@ -52,6 +52,7 @@ struct Sizes {
     fanout_endpoints: usize,
     recovery_pending: usize,
     footprint_events: usize,
+    replay_events: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -61,6 +62,7 @@ const FULL: Sizes = Sizes {
     fanout_endpoints: 1_000,
     recovery_pending: 1_000_000,
     footprint_events: 1_000_000,
+    replay_events: 1_000_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -70,15 +72,17 @@ const QUICK: Sizes = Sizes {
     fanout_endpoints: 100,
     recovery_pending: 20_000,
     footprint_events: 20_000,
+    replay_events: 20_000,
 };
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "ingest",
     "deliver",
     "latency",
     "fanout",
     "recovery",
     "footprint",
+    "replay",
 ];
 
 type BenchResult<T> = Result<T, String>;
@@ -107,7 +111,8 @@ fn main() {
                 "latency" => latency(&sizes, &receiver).await,
                 "fanout" => fanout(&sizes, &receiver).await,
                 "recovery" => recovery(&sizes, &receiver).await,
-                _ => footprint(&sizes, &receiver).await,
+                "footprint" => footprint(&sizes, &receiver).await,
+                _ => replay(&sizes, &receiver).await,
             };
             match result {
                 Ok(mut line) => {
@@ -447,7 +452,13 @@ async fn recovery(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     // Filled through the library, with the daemon down, so every delivery is
     // already due when it starts: exactly the state after a long outage.
     let prefill_started = Instant::now();
-    prefill(&daemon.data_dir.join("db"), sizes.recovery_pending).await?;
+    prefill(
+        &daemon.data_dir.join("db"),
+        "bench.recovery",
+        sizes.recovery_pending,
+        1,
+    )
+    .await?;
     let prefill_time = prefill_started.elapsed();
     let disk = dir_bytes(&daemon.data_dir.join("db"));
     receiver.reset();
@@ -522,9 +533,71 @@ async fn footprint(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     }))
 }
 
-/// Writes `count` due deliveries straight into the store, 1000 events per
-/// transaction, to the one endpoint already subscribed there.
-async fn prefill(db: &Path, count: usize) -> BenchResult<()> {
+/// Replay of the whole log (issue 4): the job walks the events tree as a key
+/// range in batches, so the daemon's memory should not grow with the log.
+/// RSS is sampled while the job runs; compare the quick and full peaks.
+async fn replay(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
+    let mut daemon = Daemon::start()?;
+    daemon.stop()?;
+    prefill(
+        &daemon.data_dir.join("db"),
+        "bench.replay",
+        sizes.replay_events,
+        0,
+    )
+    .await?;
+    daemon.spawn(&[])?;
+    // Subscribed now, with a first slot an hour out: the replay schedules
+    // every delivery but none is sent, so only the job is measured.
+    daemon
+        .create_endpoint(json!({
+            "url": receiver.url("/hook"),
+            "events": ["bench.replay"],
+            "retry_schedule": ["1h"],
+        }))
+        .await?;
+    let before = daemon.memory();
+    let started = Instant::now();
+    let body = json!({
+        "from": "2000-01-01T00:00:00Z",
+        "to": "2100-01-01T00:00:00Z",
+        "types": ["bench.replay"],
+    });
+    let (status, job) = daemon.api("POST", "/replay", Some(body)).await?;
+    expect(status, 202, "replay", &job)?;
+    let path = format!("/replay/{}", job["id"].as_str().unwrap_or_default());
+    let mut peak_rss = before.rss;
+    let budget = Duration::from_secs(60 + sizes.replay_events as u64 / 2_000);
+    let job = loop {
+        peak_rss = peak_rss.max(daemon.memory().rss);
+        let (_, job) = daemon.api("GET", &path, None).await?;
+        if job["status"] != "running" {
+            break job;
+        }
+        if started.elapsed() > budget {
+            return Err(format!("replay: still running after {budget:?}: {job}"));
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    };
+    let elapsed = started.elapsed();
+    let after = daemon.memory();
+    Ok(json!({
+        "events": sizes.replay_events,
+        "status": job["status"],
+        "deliveries_scheduled": job["deliveries_scheduled"],
+        "replay_s": secs(elapsed),
+        "pairs_per_s": round(sizes.replay_events as f64 / elapsed.as_secs_f64()),
+        "rss_before_mib": mib(before.rss),
+        "rss_peak_sampled_mib": mib(peak_rss),
+        "rss_after_mib": mib(after.rss),
+        "baseline": Value::Null,
+        "ratio": Value::Null,
+    }))
+}
+
+/// Writes `count` events of `event_type` straight into the store, 1000 per
+/// transaction, each owed to `deliveries` subscribed endpoints.
+async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> BenchResult<()> {
     let store = Store::open_at(db, 128 * 1024 * 1024, Durability::Flush).map_err(err)?;
     let schedule = RetrySchedule::default();
     let data = pad_object(None);
@@ -536,7 +609,7 @@ async fn prefill(db: &Path, count: usize) -> BenchResult<()> {
             .map(|_| NewEvent {
                 event: Event {
                     id: EventId::generate(now),
-                    event_type: "bench.recovery".into(),
+                    event_type: event_type.into(),
                     data_json: data.clone(),
                     source: None,
                     test: false,
@@ -548,8 +621,10 @@ async fn prefill(db: &Path, count: usize) -> BenchResult<()> {
             .append_events(batch, None, 0, &schedule, now)
             .await
             .map_err(err)?;
-        if outcome.events.first().map(|e| e.deliveries) != Some(1) {
-            return Err("recovery prefill: the endpoint is not subscribed".into());
+        if outcome.events.first().map(|e| e.deliveries) != Some(deliveries) {
+            return Err(format!(
+                "prefill: expected {deliveries} subscribed endpoint(s)"
+            ));
         }
         left -= n;
     }
