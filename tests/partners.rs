@@ -122,6 +122,17 @@ async fn token_mode_accepts_the_seed_registration_with_a_token() {
     for text in [list.to_string(), endpoints.to_string(), daemon.log_text()] {
         assert!(!text.contains(&secret), "secret leaked: {text}");
     }
+    // Its endpoint changes only through the partner routes.
+    let path = format!("/webhooks/{}", endpoint["id"].as_str().unwrap());
+    let patch = json!({"active": false});
+    for (method, path, body) in [
+        ("PATCH", path.clone(), Some(&patch)),
+        ("DELETE", path.clone(), None),
+        ("POST", format!("{path}/secret/rotate"), None),
+    ] {
+        let (status, answer) = daemon.api(method, &path, body).await;
+        assert_eq!(status, 409, "{method} {path}: {answer}");
+    }
 
     // The operator hears about it.
     let (_, events) = daemon

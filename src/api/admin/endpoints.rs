@@ -64,6 +64,19 @@ pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("endpoint"))
 }
 
+/// An endpoint this route may change: a partner's endpoint is changed only
+/// through the partner routes, which keep its partner record and secret
+/// index in step.
+fn load_own(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
+    let endpoint = load(state, raw_id)?;
+    match endpoint.partner_id {
+        Some(partner) => Err(ApiError::Conflict(format!(
+            "this endpoint belongs to partner {partner}; change it through /api/v1/partners/{partner}"
+        ))),
+        None => Ok(endpoint),
+    }
+}
+
 pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
     state
         .store
@@ -142,7 +155,7 @@ async fn update(
     id: web::Path<String>,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load(&state, &id)?;
+    let mut endpoint = load_own(&state, &id)?;
     let input = input.into_inner();
     let activation = input.active;
     let url_changed = input.url.is_some();
@@ -171,6 +184,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    load_own(&state, &id)?;
     if !state.store.delete_endpoint(parse_id(&id)?).await? {
         return Err(ApiError::not_found("endpoint"));
     }
@@ -199,7 +213,7 @@ async fn rotate_secret(
     id: web::Path<String>,
     input: Option<web::Json<RotateInput>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load(&state, &id)?;
+    let mut endpoint = load_own(&state, &id)?;
     let input = input.map(web::Json::into_inner).unwrap_or(RotateInput {
         secret: None,
         grace: None,
