@@ -1,9 +1,6 @@
 //! Deliveries and their attempts: reading them, recording an attempt's
 //! outcome, and sending one again by hand.
 
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
-
 use super::{codec, keys, Store, StoreError};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, EventId};
@@ -101,39 +98,35 @@ impl Store {
         attempt: &Attempt,
         outcome: AttemptOutcome,
     ) -> Result<Option<Delivery>, StoreError> {
-        let attempt_key = keys::attempt(id, attempt.attempt);
-        let attempt_value = codec::encode(attempt)?;
-        let trees = (&self.deliveries, &self.attempts, &self.claimed, &self.wheel);
-        let updated = trees.transaction(|(deliveries, attempts, claimed, wheel)| {
-            let Some(bytes) = deliveries.get(id.to_bytes())? else {
-                claimed.remove(&id.to_bytes()[..])?;
-                return Ok(None);
-            };
-            let mut delivery: Delivery =
-                codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-            delivery.attempts = delivery.attempts.max(attempt.attempt);
-            delivery.updated_at_ms = attempt.at_ms;
-            let still_open = delivery.status == DeliveryStatus::Pending;
-            delivery.next_attempt_ms = None;
-            match outcome {
-                AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
-                AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
-                AttemptOutcome::RetryAt(due) if still_open => {
-                    delivery.next_attempt_ms = Some(due);
-                    wheel.insert(
-                        &keys::wheel(due, id)[..],
-                        &delivery.endpoint_id.to_bytes()[..],
-                    )?;
-                }
-                _ => {}
+        // Plain writes in a crash-safe order rather than a transaction (see
+        // `claim`): the claim goes last, so a crash before it means the
+        // attempt is made again after the restart, never that it is lost.
+        // A hold or cancel landing between the read and the write can be
+        // overwritten by `Pending`; the dispatcher then settles it again when
+        // it next falls due (inactive endpoint: held; deleted: cancelled).
+        let Some(mut delivery) = self.get_delivery(id)? else {
+            self.claimed.remove(id.to_bytes())?;
+            return Ok(None);
+        };
+        delivery.attempts = delivery.attempts.max(attempt.attempt);
+        delivery.updated_at_ms = attempt.at_ms;
+        let still_open = delivery.status == DeliveryStatus::Pending;
+        delivery.next_attempt_ms = None;
+        self.attempts
+            .insert(keys::attempt(id, attempt.attempt), codec::encode(attempt)?)?;
+        match outcome {
+            AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
+            AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
+            AttemptOutcome::RetryAt(due) if still_open => {
+                delivery.next_attempt_ms = Some(due);
+                self.wheel
+                    .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
             }
-            let encoded = codec::encode(&delivery).map_err(ConflictableTransactionError::Abort)?;
-            deliveries.insert(&id.to_bytes()[..], encoded)?;
-            attempts.insert(&attempt_key[..], attempt_value.as_slice())?;
-            claimed.remove(&id.to_bytes()[..])?;
-            Ok(Some(delivery))
-        })?;
-        Ok(updated)
+            _ => {}
+        }
+        self.put_delivery(&delivery)?;
+        self.claimed.remove(id.to_bytes())?;
+        Ok(Some(delivery))
     }
 
     /// Ends a claim without an attempt: the delivery's endpoint turned out to

@@ -1,12 +1,10 @@
 //! The append-only event log, and publishing: an event, one delivery per
 //! matching active endpoint, their wheel entries and the idempotency record,
-//! all written in one transaction.
+//! written with plain inserts in a crash-safe order.
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
 
-use super::fanout::{self, DeliveryTrees};
+use super::fanout;
 use super::{codec, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::schedule::RetrySchedule;
@@ -96,40 +94,7 @@ impl Store {
             events: appended.clone(),
         })?;
 
-        let trees = (
-            &self.events,
-            &self.deliveries,
-            &self.endpoint_deliveries,
-            &self.event_deliveries,
-            &self.wheel,
-            &self.idempotency,
-        );
-        let earlier =
-            trees.transaction(|(events, deliveries, by_endpoint, by_event, wheel, idem)| {
-                if let Some(key) = idempotency_key {
-                    if let Some(bytes) = idem.get(key)? {
-                        let seen: IdempotencyRecord =
-                            codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                        if now_ms.saturating_sub(seen.stored_at_ms) < window_ms {
-                            return Ok(Some(seen.events));
-                        }
-                    }
-                    idem.insert(key, record.as_slice())?;
-                }
-                for write in &writes {
-                    events.insert(&write.key, write.value.as_slice())?;
-                    let trees = DeliveryTrees {
-                        deliveries,
-                        by_endpoint,
-                        by_event,
-                        wheel,
-                    };
-                    for (bytes, delivery) in &write.fanout {
-                        trees.insert(delivery, bytes)?;
-                    }
-                }
-                Ok(None)
-            })?;
+        let earlier = self.write_appends(&writes, idempotency_key, &record, window_ms, now_ms)?;
         if let Some(events) = earlier {
             return Ok(AppendOutcome {
                 events,
@@ -142,6 +107,46 @@ impl Store {
             events: appended,
             duplicate: false,
         })
+    }
+
+    /// The publishing writes. Plain inserts in a crash-safe order instead
+    /// of one cross-tree transaction, whose hand-offs between sled's threads
+    /// cost more than everything else a publish does: deliveries first, then
+    /// the events, then the idempotency record. A crash part-way leaves an
+    /// unanswered write that the client retries (at least once), never an
+    /// answered one lost. Returns the earlier answer when the key was seen
+    /// within `window_ms`.
+    fn write_appends(
+        &self,
+        writes: &[EventWrites],
+        idempotency_key: Option<&str>,
+        record: &[u8],
+        window_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<Vec<AppendedEvent>>, StoreError> {
+        // Requests carrying a key take a lock, so a concurrent repeat cannot
+        // slip between the check and the record.
+        let _keyed = idempotency_key.map(|_| {
+            self.idempotency_lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        if let Some(key) = idempotency_key {
+            let seen: Option<IdempotencyRecord> = codec::read(&self.idempotency, key.as_bytes())?;
+            if let Some(seen) = seen.filter(|s| now_ms.saturating_sub(s.stored_at_ms) < window_ms) {
+                return Ok(Some(seen.events));
+            }
+        }
+        for write in writes {
+            for (bytes, delivery) in &write.fanout {
+                fanout::insert_plain(self, delivery, bytes)?;
+            }
+            self.events.insert(write.key, write.value.as_slice())?;
+        }
+        if let Some(key) = idempotency_key {
+            self.idempotency.insert(key, record)?;
+        }
+        Ok(None)
     }
 
     /// Appends a single event without an idempotency key (test sends,

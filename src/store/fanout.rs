@@ -5,7 +5,7 @@
 use rand::Rng;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::{keys, StoreError};
+use super::{keys, Store, StoreError};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EventId};
@@ -34,7 +34,47 @@ pub(super) fn fresh_delivery(
     }
 }
 
-/// The trees a new delivery is written to, inside one transaction.
+/// Which tree one record of a new delivery goes to.
+enum Target {
+    Deliveries,
+    ByEndpoint,
+    ByEvent,
+    Wheel,
+}
+
+/// The four records a new delivery consists of: the delivery (already
+/// encoded as `bytes`), both indexes, and its wheel entry, whose value is the
+/// endpoint so the dispatcher can apply per-endpoint limits without reading
+/// the delivery.
+fn records(delivery: &Delivery, bytes: &[u8]) -> [(Target, Vec<u8>, Vec<u8>); 4] {
+    let due = delivery.next_attempt_ms.unwrap_or(delivery.updated_at_ms);
+    let endpoint = delivery.endpoint_id.to_bytes().to_vec();
+    [
+        (
+            Target::Deliveries,
+            delivery.id.to_bytes().to_vec(),
+            bytes.to_vec(),
+        ),
+        (
+            Target::ByEndpoint,
+            keys::pair(delivery.endpoint_id, delivery.id).to_vec(),
+            Vec::new(),
+        ),
+        (
+            Target::ByEvent,
+            keys::pair(delivery.event_id, delivery.id).to_vec(),
+            Vec::new(),
+        ),
+        (
+            Target::Wheel,
+            keys::wheel(due, delivery.id).to_vec(),
+            endpoint,
+        ),
+    ]
+}
+
+/// The trees a new delivery is written to, inside one transaction (replay,
+/// whose cursor must move with the deliveries it schedules).
 pub(super) struct DeliveryTrees<'a> {
     pub deliveries: &'a TransactionalTree,
     pub by_endpoint: &'a TransactionalTree,
@@ -43,24 +83,40 @@ pub(super) struct DeliveryTrees<'a> {
 }
 
 impl DeliveryTrees<'_> {
-    /// Writes the delivery (already encoded as `bytes`), both indexes, and its
-    /// wheel entry, whose value is the endpoint so the dispatcher can apply
-    /// per-endpoint limits without reading the delivery.
     pub fn insert(
         &self,
         delivery: &Delivery,
         bytes: &[u8],
     ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        self.deliveries.insert(&delivery.id.to_bytes(), bytes)?;
-        self.by_endpoint
-            .insert(&keys::pair(delivery.endpoint_id, delivery.id), &[])?;
-        self.by_event
-            .insert(&keys::pair(delivery.event_id, delivery.id), &[])?;
-        let due = delivery.next_attempt_ms.unwrap_or(delivery.updated_at_ms);
-        self.wheel.insert(
-            &keys::wheel(due, delivery.id)[..],
-            &delivery.endpoint_id.to_bytes()[..],
-        )?;
+        for (target, key, value) in records(delivery, bytes) {
+            let tree = match target {
+                Target::Deliveries => self.deliveries,
+                Target::ByEndpoint => self.by_endpoint,
+                Target::ByEvent => self.by_event,
+                Target::Wheel => self.wheel,
+            };
+            tree.insert(key, value)?;
+        }
         Ok(())
     }
+}
+
+/// Writes a new delivery's records with plain inserts (publishing): the
+/// delivery and its indexes before the wheel entry, so a crash part-way never
+/// leaves a wheel entry without its delivery.
+pub(super) fn insert_plain(
+    store: &Store,
+    delivery: &Delivery,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    for (target, key, value) in records(delivery, bytes) {
+        let tree = match target {
+            Target::Deliveries => &store.deliveries,
+            Target::ByEndpoint => &store.endpoint_deliveries,
+            Target::ByEvent => &store.event_deliveries,
+            Target::Wheel => &store.wheel,
+        };
+        tree.insert(key, value)?;
+    }
+    Ok(())
 }

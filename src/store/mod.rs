@@ -97,6 +97,8 @@ pub struct Store {
     /// Signalled whenever something becomes due earlier than the dispatcher
     /// may expect (new deliveries, resumed or resent ones).
     wheel_changed: Arc<Notify>,
+    /// Serialises publishes that carry an idempotency key (see `write_appends`).
+    idempotency_lock: Arc<std::sync::Mutex<()>>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
@@ -139,6 +141,7 @@ impl Store {
             durability,
             subscribers: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
+            idempotency_lock: Arc::default(),
             db,
         };
         store.check_schema()?;
