@@ -111,8 +111,9 @@ impl Store {
 
     /// The publishing writes. Plain inserts in a crash-safe order instead
     /// of one cross-tree transaction, whose hand-offs between sled's threads
-    /// cost more than everything else a publish does: deliveries first, then
-    /// the events, then the idempotency record. A crash part-way leaves an
+    /// cost more than everything else a publish does: each event, then its
+    /// deliveries with their indexes, then their wheel entries, and the
+    /// idempotency record last. A crash part-way leaves an
     /// unanswered write that the client retries (at least once), never an
     /// answered one lost. Returns the earlier answer when the key was seen
     /// within `window_ms`.
@@ -138,10 +139,12 @@ impl Store {
             }
         }
         for write in writes {
+            // The event before its wheel entries: the dispatcher may claim an
+            // entry the moment it exists, and must find its event.
+            self.events.insert(write.key, write.value.as_slice())?;
             for (bytes, delivery) in &write.fanout {
                 fanout::insert_plain(self, delivery, bytes)?;
             }
-            self.events.insert(write.key, write.value.as_slice())?;
         }
         if let Some(key) = idempotency_key {
             self.idempotency.insert(key, record)?;
