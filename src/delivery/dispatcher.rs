@@ -134,7 +134,14 @@ impl Dispatcher {
                     .release_claim(entry.delivery, DeliveryStatus::Cancelled)?;
                 continue;
             };
-            limits.enqueue(endpoint.id, Job { delivery, event });
+            limits.enqueue(
+                endpoint.id,
+                Job {
+                    delivery,
+                    event,
+                    claim: entry.due_ms,
+                },
+            );
             if !limits.has_room(endpoint) {
                 with_room = with_room.saturating_sub(1);
             }

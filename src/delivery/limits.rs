@@ -10,6 +10,8 @@ use crate::ids::EndpointId;
 pub struct Job {
     pub delivery: Delivery,
     pub event: Event,
+    /// The claim's token (see `Store::claim`), handed back when recording.
+    pub claim: u64,
 }
 
 #[derive(Default)]

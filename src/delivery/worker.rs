@@ -40,7 +40,11 @@ impl AttemptContext {
 }
 
 pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint) {
-    let Job { delivery, event } = job;
+    let Job {
+        delivery,
+        event,
+        claim,
+    } = job;
     let number = delivery.attempts + 1;
     let started_ms = now_ms();
     let (report, request_body) = perform(context, &delivery, &event, &endpoint, started_ms).await;
@@ -87,7 +91,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     let (id, endpoint_id, outcome) = (delivery.id, endpoint.id, step.outcome);
     let succeeded = outcome == AttemptOutcome::Succeeded;
     let recorded = tokio::task::spawn_blocking(move || {
-        store.record_attempt(id, &attempt, outcome)?;
+        store.record_attempt(id, claim, &attempt, outcome)?;
         store.record_health(endpoint_id, succeeded, finished_ms)
     })
     .await;

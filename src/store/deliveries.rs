@@ -95,12 +95,15 @@ impl Store {
     pub fn record_attempt(
         &self,
         id: DeliveryId,
+        claim: u64,
         attempt: &Attempt,
         outcome: AttemptOutcome,
     ) -> Result<Option<Delivery>, StoreError> {
         // Plain writes in a crash-safe order rather than a transaction (see
-        // `claim`): the claim goes last, so a crash before it means the
-        // attempt is made again after the restart, never that it is lost.
+        // `claim`): the record, then the next wheel entry, then the claim, so
+        // a crash before the end means the attempt is made again after the
+        // restart, never that it is lost. The claim is removed only if it is
+        // still ours: a retry due at once may already have been claimed anew.
         // A hold or cancel landing between the read and the write can be
         // overwritten by `Pending`; the dispatcher then settles it again when
         // it next falls due (inactive endpoint: held; deleted: cancelled).
@@ -117,15 +120,20 @@ impl Store {
         match outcome {
             AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
             AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
-            AttemptOutcome::RetryAt(due) if still_open => {
-                delivery.next_attempt_ms = Some(due);
-                self.wheel
-                    .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
-            }
+            AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
             _ => {}
         }
         self.put_delivery(&delivery)?;
-        self.claimed.remove(id.to_bytes())?;
+        if let Some(due) = delivery.next_attempt_ms {
+            self.wheel
+                .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
+        }
+        // Err only means the claim is no longer ours: nothing to remove.
+        let _ = self.claimed.compare_and_swap(
+            id.to_bytes(),
+            Some(&claim.to_be_bytes()[..]),
+            None as Option<&[u8]>,
+        )?;
         Ok(Some(delivery))
     }
 

@@ -103,14 +103,19 @@ impl Store {
             if let Some(due) = delivery.next_attempt_ms.take() {
                 self.wheel.remove(keys::wheel(due, id))?;
             }
-            if status == DeliveryStatus::Pending {
+            let resumed = status == DeliveryStatus::Pending;
+            if resumed {
                 delivery.next_attempt_ms = Some(due_ms);
-                self.wheel
-                    .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
             }
             delivery.status = status;
             self.deliveries
                 .insert(id.to_bytes(), codec::encode(&delivery)?)?;
+            // The record first: the dispatcher may claim the entry at once
+            // and must find the delivery pending.
+            if resumed {
+                self.wheel
+                    .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
+            }
             changed += 1;
         }
         Ok(changed)

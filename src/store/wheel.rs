@@ -65,7 +65,9 @@ impl Store {
         // sled transaction costs several thread hand-offs): the claim is
         // recorded before the wheel entry goes, so a crash in between leaves
         // both and the delivery is attempted (at least) once more, never lost.
-        self.claimed.insert(id.to_bytes(), &[])?;
+        // The claim's value is its token (the entry's due time): recording
+        // the attempt removes the claim only if it is still this one.
+        self.claimed.insert(id.to_bytes(), &due_ms.to_be_bytes())?;
         if self.wheel.remove(keys::wheel(due_ms, id))?.is_none() {
             self.claimed.remove(id.to_bytes())?;
             return Ok(false);
