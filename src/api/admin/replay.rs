@@ -12,7 +12,7 @@ use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplayRequest, ReplaySelection, ReplayStatus};
 use crate::error::ApiError;
-use crate::ids::{EndpointId, EventId, ReplayId};
+use crate::ids::{EndpointId, EventId, Id, IdKind, ReplayId};
 use crate::replay;
 use crate::store::EventQuery;
 
@@ -179,23 +179,9 @@ fn event_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EventId>, ApiErro
             format!("event_ids may list at most {MAX_EVENT_IDS} events; use a range for more"),
         ));
     }
-    let mut ids = Vec::with_capacity(raw.len());
-    let mut unknown = Vec::new();
-    for text in raw {
-        match text.parse::<EventId>() {
-            Ok(id) if state.store.get_event(id)?.is_some() => ids.push(id),
-            _ => unknown.push(text),
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(ApiError::invalid(
-            "unknown_event_ids",
-            format!("no such events: {}", named(&unknown)),
-        ));
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
+    known(raw, "unknown_event_ids", "events", |id: EventId| {
+        Ok(state.store.get_event(id)?.is_some())
+    })
 }
 
 fn endpoint_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EndpointId>, ApiError> {
@@ -205,18 +191,34 @@ fn endpoint_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EndpointId>, A
             "endpoint_ids, when given, must list at least one endpoint",
         ));
     }
+    known(
+        raw,
+        "unknown_endpoint_ids",
+        "endpoints",
+        |id: EndpointId| Ok(state.store.get_endpoint(id)?.is_some()),
+    )
+}
+
+/// Parses IDs and checks each exists; every unknown one is named in a 422.
+/// Sorted and deduplicated, as the job walks them in order.
+fn known<K: IdKind>(
+    raw: Vec<String>,
+    code: &'static str,
+    what: &str,
+    exists: impl Fn(Id<K>) -> Result<bool, ApiError>,
+) -> Result<Vec<Id<K>>, ApiError> {
     let mut ids = Vec::with_capacity(raw.len());
     let mut unknown = Vec::new();
     for text in raw {
-        match text.parse::<EndpointId>() {
-            Ok(id) if state.store.get_endpoint(id)?.is_some() => ids.push(id),
+        match text.parse::<Id<K>>() {
+            Ok(id) if exists(id)? => ids.push(id),
             _ => unknown.push(text),
         }
     }
     if !unknown.is_empty() {
         return Err(ApiError::invalid(
-            "unknown_endpoint_ids",
-            format!("no such endpoints: {}", named(&unknown)),
+            code,
+            format!("no such {what}: {}", named(&unknown)),
         ));
     }
     ids.sort_unstable();
