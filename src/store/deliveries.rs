@@ -104,26 +104,35 @@ impl Store {
         // a crash before the end means the attempt is made again after the
         // restart, never that it is lost. The claim is removed only if it is
         // still ours: a retry due at once may already have been claimed anew.
-        // A hold or cancel landing between the read and the write can be
-        // overwritten by `Pending`; the dispatcher then settles it again when
-        // it next falls due (inactive endpoint: held; deleted: cancelled).
-        let Some(mut delivery) = self.get_delivery(id)? else {
-            self.claimed.remove(id.to_bytes())?;
-            return Ok(None);
-        };
-        delivery.attempts = delivery.attempts.max(attempt.attempt);
-        delivery.updated_at_ms = attempt.at_ms;
-        let still_open = delivery.status == DeliveryStatus::Pending;
-        delivery.next_attempt_ms = None;
         self.attempts
             .insert(keys::attempt(id, attempt.attempt), codec::encode(attempt)?)?;
-        match outcome {
-            AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
-            AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
-            AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
-            _ => {}
-        }
-        self.put_delivery(&delivery)?;
+        let delivery = loop {
+            let Some(current) = self.deliveries.get(id.to_bytes())? else {
+                self.claimed.remove(id.to_bytes())?;
+                return Ok(None);
+            };
+            let mut delivery: Delivery = codec::decode(&current)?;
+            delivery.attempts = delivery.attempts.max(attempt.attempt);
+            delivery.updated_at_ms = attempt.at_ms;
+            let still_open = delivery.status == DeliveryStatus::Pending;
+            delivery.next_attempt_ms = None;
+            match outcome {
+                AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
+                AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
+                AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
+                _ => {}
+            }
+            // Compare-and-swap, so a hold or cancel written meanwhile is
+            // re-read and kept rather than overwritten.
+            let swapped = self.deliveries.compare_and_swap(
+                id.to_bytes(),
+                Some(current),
+                Some(codec::encode(&delivery)?),
+            )?;
+            if swapped.is_ok() {
+                break delivery;
+            }
+        };
         if let Some(due) = delivery.next_attempt_ms {
             self.wheel
                 .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
