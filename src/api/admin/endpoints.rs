@@ -137,9 +137,7 @@ async fn list(
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<EndpointId>(query.cursor.as_deref())?;
     let page = state.store.list_endpoints(after, limit)?;
-    let next_cursor = (page.len() == limit)
-        .then(|| page.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(json!({
         "data": page.iter().map(view).collect::<Vec<_>>(),
         "next_cursor": next_cursor,

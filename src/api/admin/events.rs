@@ -264,9 +264,7 @@ async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpRe
     let page = web::block(move || store.query_events(&query))
         .await
         .map_err(|_| ApiError::Internal)??;
-    let next_cursor = (page.len() == limit)
-        .then(|| page.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(json!({
         "data": page.iter().map(event_view).collect::<Vec<_>>(),
         "next_cursor": next_cursor,

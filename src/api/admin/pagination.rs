@@ -27,3 +27,15 @@ pub fn cursor<T: FromStr>(raw: Option<&str>) -> Result<Option<T>, ApiError> {
         })
         .transpose()
 }
+
+/// The `next_cursor` of a page: the last item's ID when the page came back
+/// full (more may follow), else none.
+pub fn next_cursor<T, I: ToString>(
+    page: &[T],
+    limit: usize,
+    id: impl Fn(&T) -> I,
+) -> Option<String> {
+    (page.len() == limit)
+        .then(|| page.last().map(|item| id(item).to_string()))
+        .flatten()
+}

@@ -40,21 +40,13 @@ async fn list(
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<PartnerId>(query.cursor.as_deref())?;
     let page = state.store.list_partners(after, limit)?;
-    let next_cursor = (page.len() == limit)
-        .then(|| page.last().map(|p| p.id.to_string()))
-        .flatten();
+    let next_cursor = pagination::next_cursor(&page, limit, |p| p.id);
+    // A partner's endpoint is deleted only with the partner (the webhook
+    // routes refuse it), so every listed partner has one.
     let mut data = Vec::with_capacity(page.len());
     for partner in &page {
-        // A partner whose endpoint was deleted through /webhooks is still
-        // listed, so the operator can see and remove it.
-        match state.store.get_endpoint(partner.endpoint_id)? {
-            Some(endpoint) => data.push(partner_view(partner, &endpoint)),
-            None => data.push(json!({
-                "partner_id": partner.id.to_string(),
-                "partner_name": partner.name,
-                "status": partner.status.as_str(),
-                "endpoint_id": partner.endpoint_id.to_string(),
-            })),
+        if let Some(endpoint) = state.store.get_endpoint(partner.endpoint_id)? {
+            data.push(partner_view(partner, &endpoint));
         }
     }
     Ok(HttpResponse::Ok().json(json!({ "data": data, "next_cursor": next_cursor })))
