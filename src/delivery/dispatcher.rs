@@ -49,15 +49,21 @@ impl Dispatcher {
                 limits.finished(endpoint);
             }
             let now = now_ms();
-            let pass = match self.claim_due(&mut limits, now) {
-                Ok(pass) => pass,
+            // One snapshot of the active endpoints serves the whole pass.
+            let subscribers = self.store.subscribers();
+            let active: Active = subscribers
+                .iter()
+                .map(|s| (s.endpoint.id, &s.endpoint))
+                .collect();
+            let claimed = match self.claim_due(&mut limits, &active, now) {
+                Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::error!(%error, "dispatcher could not read the wheel");
-                    Pass::default()
+                    0
                 }
             };
-            let rate_wakeup = self.start_ready(&mut limits, &context, &done_tx, now);
-            if pass.claimed >= CLAIM_BATCH {
+            let rate_wakeup = self.start_ready(&mut limits, &active, &context, &done_tx, now);
+            if claimed >= CLAIM_BATCH {
                 tokio::task::yield_now().await;
                 continue;
             }
@@ -84,24 +90,22 @@ impl Dispatcher {
         tracing::info!(unfinished = limits.in_flight(), "dispatcher stopped");
     }
 
-    /// Claims due entries for endpoints with room, passing over saturated ones.
-    fn claim_due(&self, limits: &mut Limits, now: u64) -> Result<Pass, StoreError> {
-        let subscribers = self.store.subscribers();
-        let active: HashMap<EndpointId, &Endpoint> = subscribers
-            .iter()
-            .map(|s| (s.endpoint.id, &s.endpoint))
-            .collect();
-        let mut pass = Pass::default();
+    /// Claims due entries for endpoints with room, passing over saturated
+    /// ones; returns how many were claimed.
+    fn claim_due(
+        &self,
+        limits: &mut Limits,
+        active: &Active,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        let mut claimed = 0;
         // Once every active endpoint is saturated, the rest of the due range
         // can only hold entries we would pass over: stop there instead of
         // walking a large backlog again on every wake-up. Entries of inactive
         // endpoints left behind are settled by the next pass that has room.
         let mut with_room = active.values().filter(|e| limits.has_room(e)).count();
         for entry in self.store.due_entries(now) {
-            if limits.full()
-                || pass.claimed >= CLAIM_BATCH
-                || (with_room == 0 && !active.is_empty())
-            {
+            if limits.full() || claimed >= CLAIM_BATCH || (with_room == 0 && !active.is_empty()) {
                 break;
             }
             let entry = entry?;
@@ -112,13 +116,9 @@ impl Dispatcher {
             if !self.store.claim(entry.due_ms, entry.delivery)? {
                 continue;
             }
-            pass.claimed += 1;
+            claimed += 1;
             let Some(endpoint) = endpoint else {
-                // Not among the active endpoints: disabled, or deleted meanwhile.
-                let status = match self.store.get_endpoint(entry.endpoint)? {
-                    Some(_) => DeliveryStatus::Held,
-                    None => DeliveryStatus::Cancelled,
-                };
+                let status = self.inactive_status(entry.endpoint)?;
                 self.store.release_claim(entry.delivery, status)?;
                 continue;
             };
@@ -146,7 +146,7 @@ impl Dispatcher {
                 with_room = with_room.saturating_sub(1);
             }
         }
-        Ok(pass)
+        Ok(claimed)
     }
 
     /// Starts every waiting job its endpoint's limits allow; returns when the
@@ -154,29 +154,26 @@ impl Dispatcher {
     fn start_ready(
         &self,
         limits: &mut Limits,
+        active: &Active,
         context: &Rc<AttemptContext>,
         done: &mpsc::UnboundedSender<EndpointId>,
         now: u64,
     ) -> Option<u64> {
         let mut earliest = None;
         for endpoint_id in limits.endpoints_waiting() {
-            let endpoint = match self.store.get_endpoint(endpoint_id) {
-                Ok(Some(endpoint)) if endpoint.active => endpoint,
-                found => {
-                    let status = match found {
-                        Ok(Some(_)) => DeliveryStatus::Held,
-                        _ => DeliveryStatus::Cancelled,
-                    };
-                    for job in limits.drain_waiting(endpoint_id) {
-                        if let Err(error) = self.store.release_claim(job.delivery.id, status) {
-                            tracing::error!(%error, "could not release a claim");
-                        }
+            let Some(endpoint) = active.get(&endpoint_id).copied() else {
+                let status = self
+                    .inactive_status(endpoint_id)
+                    .unwrap_or(DeliveryStatus::Cancelled);
+                for job in limits.drain_waiting(endpoint_id) {
+                    if let Err(error) = self.store.release_claim(job.delivery.id, status) {
+                        tracing::error!(%error, "could not release a claim");
                     }
-                    continue;
                 }
+                continue;
             };
             loop {
-                match limits.start_next(&endpoint, now) {
+                match limits.start_next(endpoint, now) {
                     Ok(job) => {
                         let context = Rc::clone(context);
                         let endpoint = endpoint.clone();
@@ -195,9 +192,16 @@ impl Dispatcher {
         }
         earliest
     }
+
+    /// What becomes of deliveries whose endpoint is not among the active
+    /// ones: held if it is disabled, cancelled if it was deleted.
+    fn inactive_status(&self, endpoint: EndpointId) -> Result<DeliveryStatus, StoreError> {
+        Ok(match self.store.get_endpoint(endpoint)? {
+            Some(_) => DeliveryStatus::Held,
+            None => DeliveryStatus::Cancelled,
+        })
+    }
 }
 
-#[derive(Default)]
-struct Pass {
-    claimed: usize,
-}
+/// The active endpoints of one pass, by ID.
+type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
