@@ -57,6 +57,16 @@ pub fn bearer(request: &actix_web::HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Whether the request's bearer token is one of `tokens`, compared in
+/// constant time.
+pub fn bearer_is_one_of(request: &actix_web::HttpRequest, tokens: &[String]) -> bool {
+    bearer(request).is_some_and(|given| {
+        tokens
+            .iter()
+            .any(|token| constant_time_eq(token.as_bytes(), given.as_bytes()))
+    })
+}
+
 /// Middleware for `/api/v1`: refuses any request without a known token.
 pub async fn require_admin(
     request: ServiceRequest,
@@ -64,13 +74,7 @@ pub async fn require_admin(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let known = request
         .app_data::<web::Data<AppState>>()
-        .zip(bearer(request.request()))
-        .is_some_and(|(state, given)| {
-            state
-                .admin_tokens
-                .iter()
-                .any(|token| constant_time_eq(token.as_bytes(), given.as_bytes()))
-        });
+        .is_some_and(|state| bearer_is_one_of(request.request(), &state.admin_tokens));
     if !known {
         return Err(ApiError::Unauthorized.into());
     }

@@ -12,7 +12,7 @@ use super::body::read_limited;
 use super::AppState;
 use crate::clock::now_ms;
 use crate::delivery::payload::canonical_json;
-use crate::delivery::signing::{constant_time_eq, hmac_sha256};
+use crate::delivery::signing::verify_hex;
 use crate::domain::event_type::EventType;
 use crate::domain::{Endpoint, Event, Partner, PartnerStatus};
 use crate::error::ApiError;
@@ -154,13 +154,8 @@ fn sender(
 /// signs) or over the raw body (what most other senders sign). Both are
 /// computed every time so the answer's timing does not tell which failed.
 fn signed_by(secret: &str, signature: &str, raw: &[u8], canonical: &[u8]) -> bool {
-    let given = signature.to_ascii_lowercase();
-    let matches = |message: &[u8]| {
-        let expected = hex::encode(hmac_sha256(secret.as_bytes(), message));
-        constant_time_eq(expected.as_bytes(), given.as_bytes())
-    };
-    let over_canonical = matches(canonical);
-    let over_raw = matches(raw);
+    let over_canonical = verify_hex(secret.as_bytes(), canonical, signature);
+    let over_raw = verify_hex(secret.as_bytes(), raw, signature);
     over_canonical | over_raw
 }
 
@@ -186,6 +181,7 @@ fn accepted_type(state: &AppState, raw: &str) -> Result<EventType, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::signing::hmac_sha256;
 
     #[test]
     fn either_signed_form_is_accepted() {

@@ -11,11 +11,10 @@ use serde_json::{json, Value};
 
 use super::admin::deliveries::{endpoint_deliveries, send_test_to, DeliveryQuery, TestInput};
 use super::admin::endpoint_input::{apply, new_endpoint, EndpointInput};
-use super::auth::bearer;
+use super::auth::{bearer, bearer_is_one_of};
 use super::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::config::{RegistrationMode, Settings};
-use crate::delivery::signing::constant_time_eq;
 use crate::domain::duration::format_duration;
 use crate::domain::partner::{generate_shared_secret, subscribable, validate_name};
 use crate::domain::{Endpoint, Partner, PartnerStatus, PayloadFormat, SignatureStyle};
@@ -68,14 +67,7 @@ fn admit_registration(state: &AppState, request: &HttpRequest) -> Result<(), Api
             Err(ApiError::Forbidden("partner registration is closed".into()))
         }
         RegistrationMode::Token => {
-            let known = bearer(request).is_some_and(|given| {
-                state
-                    .settings
-                    .partners
-                    .registration_tokens
-                    .iter()
-                    .any(|token| constant_time_eq(token.as_bytes(), given.as_bytes()))
-            });
+            let known = bearer_is_one_of(request, &state.settings.partners.registration_tokens);
             known.then_some(()).ok_or(ApiError::Unauthorized)
         }
         RegistrationMode::Open => {
