@@ -81,18 +81,12 @@ async fn step(
     settings: &Arc<Settings>,
     id: ReplayId,
 ) -> Result<Option<ReplayJob>, StoreError> {
-    let blocking_store = store.clone();
-    let blocking_settings = settings.clone();
-    let job = tokio::task::spawn_blocking(move || {
-        blocking_store.replay_step(
-            id,
-            BATCH_SIZE,
-            &blocking_settings.delivery.retry_schedule,
-            now_ms(),
-        )
-    })
-    .await
-    .map_err(|e| StoreError::Unavailable(format!("replay step stopped: {e}")))??;
+    let settings = settings.clone();
+    let job = store
+        .blocking(move |store| {
+            store.replay_step(id, BATCH_SIZE, &settings.delivery.retry_schedule, now_ms())
+        })
+        .await?;
     store.commit().await?;
     // Only once durable: an attempt must never go out for a delivery a crash
     // could still erase (the replay would then send that pair again).

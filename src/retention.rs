@@ -30,9 +30,9 @@ pub async fn sweep(store: &Store, settings: &Settings) -> Result<(), StoreError>
     let (mut removed, mut kept) = (0, 0);
     let mut after = None;
     loop {
-        let batch_store = store.clone();
-        let outcome: PurgeOutcome =
-            blocking(move || batch_store.purge_events(after, cutoff, BATCH_SIZE)).await?;
+        let outcome: PurgeOutcome = store
+            .blocking(move |store| store.purge_events(after, cutoff, BATCH_SIZE))
+            .await?;
         removed += outcome.removed;
         kept += outcome.kept;
         match outcome.next {
@@ -42,9 +42,9 @@ pub async fn sweep(store: &Store, settings: &Settings) -> Result<(), StoreError>
         tokio::task::yield_now().await;
     }
     let window = settings.events.idempotency_window.as_millis() as u64;
-    let idem_store = store.clone();
-    let expired =
-        blocking(move || idem_store.expire_idempotency(now.saturating_sub(window))).await?;
+    let expired = store
+        .blocking(move |store| store.expire_idempotency(now.saturating_sub(window)))
+        .await?;
     if removed > 0 || expired > 0 {
         tracing::info!(
             events_removed = removed,
@@ -54,12 +54,4 @@ pub async fn sweep(store: &Store, settings: &Settings) -> Result<(), StoreError>
         );
     }
     Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("retention step stopped: {e}")))?
 }

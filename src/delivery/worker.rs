@@ -87,17 +87,15 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     // Off the dispatcher's thread: sled may block here (a page evicted from
     // its cache can wait for the log to become stable), and every attempt
     // and the dispatcher itself share this one thread.
-    let store = context.store.clone();
     let (id, endpoint_id, outcome) = (delivery.id, endpoint.id, step.outcome);
     let succeeded = outcome == AttemptOutcome::Succeeded;
-    let recorded = tokio::task::spawn_blocking(move || {
-        store.record_attempt(id, claim, &attempt, outcome)?;
-        store.record_health(endpoint_id, succeeded, finished_ms)
-    })
-    .await;
-    let recorded = recorded
-        .map_err(|join| join.to_string())
-        .and_then(|result| result.map_err(|error| error.to_string()));
+    let recorded = context
+        .store
+        .blocking(move |store| {
+            store.record_attempt(id, claim, &attempt, outcome)?;
+            store.record_health(endpoint_id, succeeded, finished_ms)
+        })
+        .await;
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {

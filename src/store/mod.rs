@@ -180,6 +180,18 @@ impl Store {
         Ok(())
     }
 
+    /// Runs store work that may scan or wait on sled on the blocking pool,
+    /// so no async worker (an HTTP worker, the dispatcher) stalls behind it.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("blocking store work stopped: {e}")))?
+    }
+
     /// What the dispatcher waits on besides its timer.
     pub fn wheel_changed(&self) -> Arc<Notify> {
         Arc::clone(&self.wheel_changed)

@@ -68,7 +68,7 @@ impl Store {
 
     /// Processes up to `batch_size` events after the job's cursor and returns
     /// the job as it now stands (`Done` once the selection is exhausted).
-    /// Blocking: call it from `spawn_blocking`, then [`Store::commit`].
+    /// Blocking: call it through [`Store::blocking`], then [`Store::commit`].
     pub fn replay_step(
         &self,
         id: ReplayId,

@@ -260,10 +260,10 @@ pub fn event_view(event: &Event) -> Value {
 async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = parse_query(request.query_string())?;
     let limit = query.limit;
-    let store = state.store.clone();
-    let page = web::block(move || store.query_events(&query))
-        .await
-        .map_err(|_| ApiError::Internal)??;
+    let page = state
+        .store
+        .blocking(move |store| store.query_events(&query))
+        .await?;
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(json!({
         "data": page.iter().map(event_view).collect::<Vec<_>>(),
