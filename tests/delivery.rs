@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{only_delivery_of, wait_for, wait_status, Daemon, Receiver, Reply};
+use common::{only_delivery_of, wait_count, wait_for, wait_status, Daemon, Receiver, Reply};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -65,10 +65,7 @@ async fn every_signature_style_verifies_on_the_receiving_side() {
     }
     let data = json!({"amount": 150.0, "user_name": "Juan Pérez", "emoji": "😀", "nested": {"b": 1, "a": 2}});
     let event = daemon.publish("payment.success", data).await;
-    wait_for("three deliveries", Duration::from_secs(10), || async {
-        (receiver.count() == 3).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 3).await;
 
     for received in receiver.received() {
         let (style, secret) = secrets
@@ -245,21 +242,11 @@ async fn a_hanging_endpoint_does_not_delay_a_healthy_one() {
     for n in 0..20 {
         daemon.publish("slow.event", json!({"n": n})).await;
     }
-    wait_for(
-        "the hanging endpoint to hold its slots",
-        Duration::from_secs(10),
-        || async { (hanging.count() == 2).then_some(()) },
-    )
-    .await;
+    wait_count(&hanging, 2).await;
     for n in 0..5 {
         daemon.publish("fast.event", json!({"n": n})).await;
     }
-    wait_for(
-        "the healthy endpoint's deliveries",
-        Duration::from_secs(5),
-        || async { (healthy.count() == 5).then_some(()) },
-    )
-    .await;
+    wait_count(&healthy, 5).await;
     assert_eq!(hanging.count(), 2, "max_in_flight exceeded");
 }
 
@@ -277,10 +264,7 @@ async fn rate_limit_spaces_attempts_to_an_endpoint() {
         .api("POST", "/events/batch", Some(&json!(batch)))
         .await;
     assert_eq!(status, 202);
-    wait_for("six deliveries", Duration::from_secs(10), || async {
-        (receiver.count() == 6).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 6).await;
     let received = receiver.received();
     // Ten a second: six attempts cannot fit in less than half a second.
     let span = received[5].at - received[0].at;

@@ -7,7 +7,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{delivery, only_delivery_of, wait_for, wait_status, Daemon, Receiver, Reply};
+use common::{
+    delivery, only_delivery_of, wait_count, wait_for, wait_status, Daemon, Receiver, Reply,
+};
 use serde_json::{json, Value};
 
 #[actix_web::test]
@@ -225,10 +227,7 @@ async fn sigterm_lets_in_flight_attempts_finish() {
         .await;
     let event = daemon.publish("a.b", json!({})).await;
     let id = only_delivery_of(&daemon, &event).await;
-    wait_for("the attempt to start", Duration::from_secs(10), || async {
-        (receiver.count() == 1).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 1).await;
     let status = daemon.stop();
     assert!(status.success(), "{status:?}");
     daemon.restart(&[]);

@@ -7,7 +7,7 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{wait_for, Daemon, Receiver, Reply};
+use common::{wait_count, wait_for, Daemon, Receiver, Reply};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -155,12 +155,7 @@ async fn exhausted_retries_emit_delivery_failed_but_never_a_storm() {
     assert!(data["delivery_id"].as_str().unwrap().starts_with("dlv_"));
     // Wait until the operator's own delivery has failed twice, then make sure
     // nothing more was emitted about it.
-    wait_for(
-        "the operator delivery to fail",
-        Duration::from_secs(10),
-        || async { (operator.count() == 2).then_some(()) },
-    )
-    .await;
+    wait_count(&operator, 2).await;
     let (_, log) = daemon.api("GET", "/events?type=hookd.*", None).await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }
@@ -341,10 +336,7 @@ async fn failure_counts_survive_a_restart() {
     for _ in 0..2 {
         daemon.publish("order.created", json!({})).await;
     }
-    wait_for("two failed attempts", Duration::from_secs(10), || async {
-        (failing.count() == 2).then_some(())
-    })
-    .await;
+    wait_count(&failing, 2).await;
     daemon.restart(&env);
     let (_, still_on) = daemon.api("GET", &path, None).await;
     assert_eq!(still_on["active"], true);

@@ -6,10 +6,9 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::partner::{hmac_hex, register, CATALOG, FAST, OPEN};
-use common::{wait_for, Daemon, Receiver};
+use common::{wait_count, Daemon, Receiver};
 use hookd::delivery::payload::canonical_json;
 use serde_json::{json, Value};
 
@@ -38,10 +37,7 @@ async fn a_partner_delivery_verifies_like_seed_004() {
     .await;
     let secret = partner["shared_secret"].as_str().unwrap();
     daemon.publish("payment.success", delivery_data()).await;
-    wait_for("the partner delivery", Duration::from_secs(10), || async {
-        (receiver.count() == 1).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 1).await;
 
     let received = &receiver.received()[0];
     assert_eq!(received.header("X-Webhook-Event"), Some("payment.success"));
@@ -92,10 +88,7 @@ async fn the_seeds_own_python_receiver_accepts_the_delivery() {
     let partner = register(&daemon, "Grupo Python", &receiver.url, &["payment.success"]).await;
     let secret = partner["shared_secret"].as_str().unwrap();
     daemon.publish("payment.success", delivery_data()).await;
-    wait_for("the partner delivery", Duration::from_secs(10), || async {
-        (receiver.count() == 1).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 1).await;
     let received = &receiver.received()[0];
     let mut python = Command::new("python3")
         .arg("-c")

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::partner::{hmac_hex, register, CATALOG, INBOUND, OPEN};
-use common::{wait_for, Daemon, Receiver};
+use common::{wait_count, Daemon, Receiver};
 use serde_json::{json, Value};
 
 const ENV: [(&str, &str); 4] = [
@@ -241,10 +239,7 @@ async fn an_inbound_event_is_delivered_onward_with_its_source() {
     ];
     let (status, answer) = send(&daemon, "/webhooks/partners", &headers, PROMO_BODY).await;
     assert_eq!(status, 200, "{answer}");
-    wait_for("the onward delivery", Duration::from_secs(10), || async {
-        (receiver.count() == 1).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 1).await;
     let received = &receiver.received()[0];
     assert_eq!(received.header("X-Webhook-Event"), Some("tour.promoted"));
     let body = received.json();

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::partner::{hmac_hex, register, CATALOG, FAST, OPEN};
-use common::{wait_for, Daemon, Receiver};
+use common::{wait_count, Daemon, Receiver};
 use serde_json::{json, Value};
 
 const REGISTRATION_TOKEN: &str = "reg-token-0123456789abcdef";
@@ -239,10 +237,7 @@ async fn partners_only_ever_see_their_own_data() {
 
     // Each lists only the deliveries to its own endpoint.
     daemon.publish("payment.success", json!({"n": 1})).await;
-    wait_for("both deliveries", Duration::from_secs(10), || async {
-        (receiver.count() == 2).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 2).await;
     for (secret, view) in [(&a_secret, &view), (&b_secret, &view_b)] {
         let (status, page) = me(&daemon, "GET", "/deliveries", None, secret).await;
         assert_eq!(status, 200, "{page}");
@@ -261,10 +256,7 @@ async fn partners_only_ever_see_their_own_data() {
     )
     .await;
     assert_eq!(status, 202, "{json}");
-    wait_for("the test delivery", Duration::from_secs(10), || async {
-        (receiver.count() == 3).then_some(())
-    })
-    .await;
+    wait_count(&receiver, 3).await;
     let test = receiver.received().pop().unwrap();
     assert_eq!(test.path, "/hook/a2");
     assert_eq!(test.json()["test"], true);
