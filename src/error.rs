@@ -3,6 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
@@ -18,6 +20,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("this route does not answer that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("the body is larger than the {0} bytes allowed")]
@@ -53,6 +57,7 @@ impl ApiError {
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -71,6 +76,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -89,11 +95,21 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::TooManyRequests) {
             response.insert_header(("Retry-After", "60"));
         }
-        response.json(serde_json::json!({
-            "error": self.code(),
-            "message": self.to_string(),
-        }))
+        response.json(ErrorBody {
+            error: self.code().to_string(),
+            message: self.to_string(),
+        })
     }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code, e.g. `invalid_url` or `not_found`.
+    #[schema(example = "not_found")]
+    pub error: String,
+    /// A sentence for people; its wording may change.
+    pub message: String,
 }
 
 impl From<StoreError> for ApiError {

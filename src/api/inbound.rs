@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::body::read_limited;
 use super::AppState;
@@ -15,7 +17,7 @@ use crate::delivery::payload::canonical_json;
 use crate::delivery::signing::verify_hex;
 use crate::domain::event_type::EventType;
 use crate::domain::{Endpoint, Event, Partner, PartnerStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::ids::{EventId, PartnerId};
 use crate::store::NewEvent;
 
@@ -32,7 +34,32 @@ pub fn routes(config: &mut web::ServiceConfig) {
         );
 }
 
-async fn receive_unnamed(
+/// The acknowledgement of an inbound event; a repeat gets the same one.
+#[derive(Serialize, ToSchema)]
+pub struct Received {
+    #[schema(example = "received")]
+    status: &'static str,
+    /// When the event was first received, in Unix seconds.
+    timestamp: u64,
+    event_id: String,
+}
+
+/// A partner's signed event; the sender is found by its signature, or named
+/// by `X-Partner-Id`.
+#[utoipa::path(post, path = "/webhooks/partners", tag = "public",
+    request_body(content = Object, description = "The event's data, a JSON object"),
+    params(
+        ("X-Webhook-Signature" = String, Header,
+            description = "Hex HMAC-SHA256 of the body (raw or canonical JSON) with the shared secret"),
+        ("X-Webhook-Event" = String, Header, description = "The event type, one of `partners.inbound_events`"),
+        ("X-Partner-Id" = Option<String>, Header, description = "The sending partner, to skip the search"),
+    ),
+    responses(
+        (status = 200, description = "Stored (or a repeat of a stored event)", body = Received),
+        (status = 401, description = "The signature matches no partner", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn receive_unnamed(
     state: web::Data<AppState>,
     request: HttpRequest,
     payload: web::Payload,
@@ -41,7 +68,21 @@ async fn receive_unnamed(
     receive(&state, &request, payload, named).await
 }
 
-async fn receive_named(
+/// A partner's signed event, the partner named in the path.
+#[utoipa::path(post, path = "/webhooks/partners/{partner_id}", tag = "public",
+    request_body(content = Object, description = "The event's data, a JSON object"),
+    params(
+        ("partner_id" = String, Path),
+        ("X-Webhook-Signature" = String, Header,
+            description = "Hex HMAC-SHA256 of the body (raw or canonical JSON) with the shared secret"),
+        ("X-Webhook-Event" = String, Header, description = "The event type, one of `partners.inbound_events`"),
+    ),
+    responses(
+        (status = 200, description = "Stored (or a repeat of a stored event)", body = Received),
+        (status = 401, description = "The signature does not match, or no such partner", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn receive_named(
     state: web::Data<AppState>,
     request: HttpRequest,
     payload: web::Payload,
@@ -115,11 +156,11 @@ async fn receive(
         tracing::info!(partner = %partner.id, event = %stored.id, r#type = %stored.event_type, "inbound partner event");
     }
     // Built from the stored event, so a repeat gets byte-identical answers.
-    Ok(HttpResponse::Ok().json(json!({
-        "status": "received",
-        "timestamp": stored.id.created_ms() / 1000,
-        "event_id": stored.id.to_string(),
-    })))
+    Ok(HttpResponse::Ok().json(Received {
+        status: "received",
+        timestamp: stored.id.created_ms() / 1000,
+        event_id: stored.id.to_string(),
+    }))
 }
 
 /// The partner that signed the body: the named one, else whichever active

@@ -7,6 +7,7 @@ mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
 mod inbound;
+mod openapi;
 mod partners;
 mod public;
 mod rate_limit;
@@ -14,8 +15,12 @@ mod rate_limit;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -46,6 +51,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
     let public = HttpServer::new(move || {
         App::new()
             .app_data(public_state.clone())
+            .wrap(json_method_not_allowed())
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(public::routes)
@@ -60,6 +66,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
     let admin = HttpServer::new(move || {
         App::new()
             .app_data(admin_state.clone())
+            .wrap(json_method_not_allowed())
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
@@ -88,6 +95,38 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such route".into()))
 }
 
+/// actix answers a known path asked with another method by an empty 405;
+/// this gives it the JSON error body every other refusal has, keeping `Allow`.
+fn json_method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |response| {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let (request, _) = response.into_parts();
+        let mut answer = ApiError::MethodNotAllowed.error_response();
+        if let Some(allow) = allow {
+            answer.headers_mut().insert(header::ALLOW, allow);
+        }
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(request, answer).map_into_right_body(),
+        ))
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness: the process answers HTTP.
+#[utoipa::path(get, path = "/healthz", tags = ["public", "admin"],
+    responses((status = 200, description = "The daemon is up", body = Health)))]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness, on the admin listener: the daemon serves requests.
+#[utoipa::path(get, path = "/readyz", tag = "admin",
+    responses((status = 200, description = "The daemon is ready", body = Health)))]
+async fn readyz() -> HttpResponse {
+    healthz().await
 }

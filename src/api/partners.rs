@@ -6,11 +6,15 @@
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
-use super::admin::deliveries::{endpoint_deliveries, send_test_to, DeliveryQuery, TestInput};
+use super::admin::deliveries::{
+    endpoint_deliveries, send_test_to, DeliveryQuery, DeliveryView, TestInput, TestSent,
+};
 use super::admin::endpoint_input::{apply, new_endpoint, EndpointInput};
+use super::admin::pagination::Page;
 use super::auth::{bearer, bearer_is_one_of};
 use super::AppState;
 use crate::clock::{format_rfc3339, now_ms};
@@ -18,7 +22,7 @@ use crate::config::{RegistrationMode, Settings};
 use crate::domain::duration::format_duration;
 use crate::domain::partner::{generate_shared_secret, subscribable, validate_name};
 use crate::domain::{Endpoint, Partner, PartnerStatus, PayloadFormat, SignatureStyle};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::ids::PartnerId;
 use crate::operational::{emit, PARTNER_REGISTERED};
 
@@ -36,16 +40,47 @@ pub fn routes(config: &mut web::ServiceConfig) {
 }
 
 /// What a partner (or an operator) sees of a partner; never the secret.
-pub(crate) fn partner_view(partner: &Partner, endpoint: &Endpoint) -> Value {
-    json!({
-        "partner_id": partner.id.to_string(),
-        "partner_name": partner.name,
-        "webhook_url": endpoint.url,
-        "status": partner.status.as_str(),
-        "events_subscribed": endpoint.events,
-        "endpoint_id": endpoint.id.to_string(),
-        "created_at": format_rfc3339(partner.created_at_ms),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct PartnerView {
+    #[schema(example = "partner_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    partner_id: String,
+    partner_name: String,
+    webhook_url: String,
+    status: PartnerStatus,
+    events_subscribed: Vec<String>,
+    endpoint_id: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+impl PartnerView {
+    pub fn of(partner: &Partner, endpoint: &Endpoint) -> PartnerView {
+        PartnerView {
+            partner_id: partner.id.to_string(),
+            partner_name: partner.name.clone(),
+            webhook_url: endpoint.url.clone(),
+            status: partner.status,
+            events_subscribed: endpoint.events.clone(),
+            endpoint_id: endpoint.id.to_string(),
+            created_at: format_rfc3339(partner.created_at_ms),
+        }
+    }
+}
+
+/// A registration's answer: the only time the shared secret is shown.
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    partner_id: String,
+    webhook_url: String,
+    shared_secret: String,
+    status: PartnerStatus,
+    events_subscribed: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedPartnerSecret {
+    partner_id: String,
+    shared_secret: String,
 }
 
 /// The requested events the catalog offers; none left is a 400.
@@ -80,15 +115,29 @@ fn admit_registration(state: &AppState, request: &HttpRequest) -> Result<(), Api
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterInput {
+pub(crate) struct RegisterInput {
     partner_name: String,
+    /// Where the partner receives its events.
+    #[schema(example = "https://partner.example.com/webhooks")]
     webhook_url: String,
+    /// Event types wanted; those outside `partners.events` are dropped.
     events: Vec<String>,
 }
 
-async fn register(
+/// A partner registers itself and receives its shared secret. Depending on
+/// `partners.registration` this is open (rate-limited per address), needs a
+/// registration token, or is closed.
+#[utoipa::path(operation_id = "register_partner", post, path = "/partners/register", tag = "public", request_body = RegisterInput,
+    security((), ("registration_token" = [])),
+    responses(
+        (status = 201, description = "Registered", body = Registered),
+        (status = 401, description = "A registration token is required", body = ErrorBody),
+        (status = 403, description = "Registration is closed", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address", body = ErrorBody),
+    ))]
+pub(crate) async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
     input: web::Json<RegisterInput>,
@@ -135,13 +184,13 @@ async fn register(
         }),
     )
     .await;
-    Ok(HttpResponse::Created().json(json!({
-        "partner_id": partner.id.to_string(),
-        "webhook_url": endpoint.url,
-        "shared_secret": shared_secret,
-        "status": partner.status.as_str(),
-        "events_subscribed": endpoint.events,
-    })))
+    Ok(HttpResponse::Created().json(Registered {
+        partner_id: partner.id.to_string(),
+        webhook_url: endpoint.url,
+        shared_secret,
+        status: partner.status,
+        events_subscribed: endpoint.events,
+    }))
 }
 
 /// The partner whose shared secret is the bearer: unknown → 401,
@@ -158,19 +207,38 @@ fn authenticate(state: &AppState, request: &HttpRequest) -> Result<(Partner, End
     Ok((partner, endpoint))
 }
 
-async fn me(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// The partner's own record.
+#[utoipa::path(operation_id = "get_own_partner", get, path = "/partners/me", tag = "public", security(("partner_secret" = [])),
+    responses(
+        (status = 200, description = "The partner", body = PartnerView),
+        (status = 401, description = "No known shared secret", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn me(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let (partner, endpoint) = authenticate(&state, &request)?;
-    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PartnerPatch {
+pub(crate) struct PartnerPatch {
     webhook_url: Option<String>,
+    /// Replaces the subscription; types outside `partners.events` are dropped.
     events: Option<Vec<String>>,
 }
 
-async fn update_me(
+/// Changes the partner's URL or subscription.
+#[utoipa::path(operation_id = "update_own_partner", patch, path = "/partners/me", tag = "public", security(("partner_secret" = [])),
+    request_body = PartnerPatch,
+    responses(
+        (status = 200, description = "The partner", body = PartnerView),
+        (status = 401, description = "No known shared secret", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn update_me(
     state: web::Data<AppState>,
     request: HttpRequest,
     input: web::Json<PartnerPatch>,
@@ -189,10 +257,18 @@ async fn update_me(
     apply(changes, &mut endpoint, &state.settings)?;
     endpoint.updated_at_ms = now_ms();
     state.store.save_endpoint(&endpoint).await?;
-    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
-async fn rotate_secret(
+/// Replaces the shared secret at once; the old one stops working.
+#[utoipa::path(operation_id = "rotate_partner_secret", post, path = "/partners/me/rotate-secret", tag = "public",
+    security(("partner_secret" = [])),
+    responses(
+        (status = 200, description = "The new shared secret", body = RotatedPartnerSecret),
+        (status = 401, description = "No known shared secret", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -203,13 +279,21 @@ async fn rotate_secret(
         .rotate_partner_secret(&partner, &mut endpoint, shared_secret.clone(), now_ms())
         .await?;
     tracing::info!(partner = %partner.id, "partner rotated its shared secret");
-    Ok(HttpResponse::Ok().json(json!({
-        "partner_id": partner.id.to_string(),
-        "shared_secret": shared_secret,
-    })))
+    Ok(HttpResponse::Ok().json(RotatedPartnerSecret {
+        partner_id: partner.id.to_string(),
+        shared_secret,
+    }))
 }
 
-async fn my_deliveries(
+/// The partner's deliveries, newest first.
+#[utoipa::path(operation_id = "list_own_deliveries", get, path = "/partners/me/deliveries", tag = "public",
+    security(("partner_secret" = [])), params(DeliveryQuery),
+    responses(
+        (status = 200, description = "One page of deliveries", body = Page<DeliveryView>),
+        (status = 401, description = "No known shared secret", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn my_deliveries(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<DeliveryQuery>,
@@ -218,7 +302,15 @@ async fn my_deliveries(
     endpoint_deliveries(&state, endpoint.id, &query)
 }
 
-async fn test_me(
+/// Sends the partner's endpoint a synthetic event marked `"test": true`.
+#[utoipa::path(operation_id = "test_own_endpoint", post, path = "/partners/me/test", tag = "public",
+    security(("partner_secret" = [])), request_body = TestInput,
+    responses(
+        (status = 202, description = "The test delivery is queued", body = TestSent),
+        (status = 401, description = "No known shared secret", body = ErrorBody),
+        (status = 403, description = "The partner is suspended", body = ErrorBody),
+    ))]
+pub(crate) async fn test_me(
     state: web::Data<AppState>,
     request: HttpRequest,
     input: web::Json<TestInput>,

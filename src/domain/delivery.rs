@@ -1,10 +1,11 @@
 //! A delivery: one event owed to one endpoint, and the attempts made so far.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// On the wheel, waiting for its next attempt (or in flight).

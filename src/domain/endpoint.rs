@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::schedule::RetrySchedule;
 use crate::ids::{EndpointId, PartnerId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureStyle {
     /// `sha256=<hex>` over the raw body (the default).
@@ -19,7 +20,7 @@ pub enum SignatureStyle {
     CanonicalJson,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PayloadFormat {
     /// `{"id", "type", "created_at", "data"}`.
@@ -28,7 +29,7 @@ pub enum PayloadFormat {
     Flat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DisabledReason {
     Manual,

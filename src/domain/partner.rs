@@ -4,13 +4,14 @@
 //! a partner has: a name and a status the operator controls.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::ids::{EndpointId, PartnerId};
 
 /// Longest accepted `partner_name`, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PartnerStatus {
     Active,

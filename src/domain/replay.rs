@@ -3,6 +3,7 @@
 //! instead of starting over (which would send pairs twice).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::ids::{EndpointId, EventId, ReplayId};
 
@@ -27,7 +28,7 @@ pub struct ReplayRequest {
     pub only_failed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplayStatus {
     Running,

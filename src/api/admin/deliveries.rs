@@ -2,16 +2,17 @@
 //! and send an endpoint a test event.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::endpoints::load;
-use super::pagination;
+use super::pagination::{self, Page};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::ids::{DeliveryId, EndpointId};
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -25,57 +26,131 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/webhooks/{id}/test", web::post().to(send_test));
 }
 
-pub fn delivery_view(delivery: &Delivery) -> Value {
-    json!({
-        "id": delivery.id.to_string(),
-        "event_id": delivery.event_id.to_string(),
-        "endpoint_id": delivery.endpoint_id.to_string(),
-        "status": delivery.status.as_str(),
-        "attempts": delivery.attempts,
-        "next_attempt_at": delivery.next_attempt_ms.map(format_rfc3339),
-        "updated_at": format_rfc3339(delivery.updated_at_ms),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    #[schema(example = "dlv_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    id: String,
+    event_id: String,
+    endpoint_id: String,
+    status: DeliveryStatus,
+    /// Attempts made so far.
+    attempts: u32,
+    /// When the next attempt is due, while pending.
+    #[schema(format = DateTime)]
+    next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
+    updated_at: String,
 }
 
-fn attempt_view(attempt: &Attempt) -> Value {
-    let mut view = json!({
-        "attempt": attempt.attempt,
-        "at": format_rfc3339(attempt.at_ms),
-        "status_code": attempt.status_code,
-        "duration_ms": attempt.duration_ms,
-        "error": attempt.error,
-    });
-    if let Some(body) = &attempt.request_body {
-        view["request_body"] = json!(body);
+impl DeliveryView {
+    pub fn of(delivery: &Delivery) -> DeliveryView {
+        DeliveryView {
+            id: delivery.id.to_string(),
+            event_id: delivery.event_id.to_string(),
+            endpoint_id: delivery.endpoint_id.to_string(),
+            status: delivery.status,
+            attempts: delivery.attempts,
+            next_attempt_at: delivery.next_attempt_ms.map(format_rfc3339),
+            updated_at: format_rfc3339(delivery.updated_at_ms),
+        }
     }
-    if let Some(body) = &attempt.response_body {
-        view["response_body"] = json!(body);
+}
+
+/// One delivery with every attempt made.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryDetail {
+    id: String,
+    event_id: String,
+    endpoint_id: String,
+    status: DeliveryStatus,
+    attempts: Vec<AttemptView>,
+    attempt_count: u32,
+    #[schema(format = DateTime)]
+    next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    /// 1 for the first attempt.
+    attempt: u32,
+    #[schema(format = DateTime)]
+    at: String,
+    /// The receiver's HTTP status; null when no answer came.
+    status_code: Option<u16>,
+    duration_ms: u64,
+    error: Option<String>,
+    /// Only for an endpoint in debug mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_body: Option<String>,
+}
+
+impl AttemptView {
+    fn of(attempt: &Attempt) -> AttemptView {
+        AttemptView {
+            attempt: attempt.attempt,
+            at: format_rfc3339(attempt.at_ms),
+            status_code: attempt.status_code,
+            duration_ms: attempt.duration_ms,
+            error: attempt.error.clone(),
+            request_body: attempt.request_body.clone(),
+            response_body: attempt.response_body.clone(),
+        }
     }
-    view
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetryAccepted {
+    id: String,
+    #[schema(value_type = DeliveryStatus, example = "pending")]
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestSent {
+    delivery_id: String,
+    event_id: String,
 }
 
 fn parse_delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("delivery"))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(operation_id = "get_delivery", get, path = "/api/v1/deliveries/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The delivery and its attempts", body = DeliveryDetail)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_delivery_id(&id)?;
     let delivery = state
         .store
         .get_delivery(id)?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    let mut view = delivery_view(&delivery);
-    view["attempts"] = state
-        .store
-        .attempts_of(id)?
-        .iter()
-        .map(attempt_view)
-        .collect();
-    view["attempt_count"] = json!(delivery.attempts);
-    Ok(HttpResponse::Ok().json(view))
+    let attempts = state.store.attempts_of(id)?;
+    Ok(HttpResponse::Ok().json(DeliveryDetail {
+        id: delivery.id.to_string(),
+        event_id: delivery.event_id.to_string(),
+        endpoint_id: delivery.endpoint_id.to_string(),
+        status: delivery.status,
+        attempts: attempts.iter().map(AttemptView::of).collect(),
+        attempt_count: delivery.attempts,
+        next_attempt_at: delivery.next_attempt_ms.map(format_rfc3339),
+        updated_at: format_rfc3339(delivery.updated_at_ms),
+    }))
 }
 
-async fn retry(
+/// Sends the delivery again now, whatever its state.
+#[utoipa::path(operation_id = "retry_delivery", post, path = "/api/v1/deliveries/{id}/retry", tag = "admin",
+    params(("id" = String, Path)),
+    responses(
+        (status = 202, description = "Scheduled for an attempt now", body = RetryAccepted),
+        (status = 409, description = "Held (endpoint disabled) or cancelled", body = ErrorBody),
+    ))]
+pub(crate) async fn retry(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -92,18 +167,31 @@ async fn retry(
         DeliveryStatus::Cancelled => Err(ApiError::Conflict(
             "the delivery was cancelled with its endpoint".into(),
         )),
-        _ => Ok(HttpResponse::Accepted().json(json!({"id": id.to_string(), "status": "pending"}))),
+        _ => Ok(HttpResponse::Accepted().json(RetryAccepted {
+            id: id.to_string(),
+            status: DeliveryStatus::Pending.as_str(),
+        })),
     }
 }
 
-#[derive(Deserialize)]
+/// `?status=&limit=&cursor=`
+#[derive(Deserialize, IntoParams)]
 pub(crate) struct DeliveryQuery {
+    /// Only deliveries in this state.
+    #[param(value_type = Option<DeliveryStatus>)]
     status: Option<String>,
+    /// How many items to return.
+    #[param(minimum = 1, maximum = 1000, default = 50)]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-async fn list_for_endpoint(
+/// An endpoint's deliveries, newest first.
+#[utoipa::path(operation_id = "list_endpoint_deliveries", get, path = "/api/v1/webhooks/{id}/deliveries", tag = "admin",
+    params(("id" = String, Path), DeliveryQuery),
+    responses((status = 200, description = "One page of deliveries", body = Page<DeliveryView>)))]
+pub(crate) async fn list_for_endpoint(
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
@@ -136,20 +224,28 @@ pub(crate) fn endpoint_deliveries(
     let page = state
         .store
         .deliveries_of_endpoint(endpoint, status, before, limit)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "data": page.deliveries.iter().map(delivery_view).collect::<Vec<_>>(),
-        "next_cursor": page.next.map(|id| id.to_string()),
-    })))
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.deliveries.iter().map(DeliveryView::of).collect(),
+        next_cursor: page.next.map(|id| id.to_string()),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestInput {
+    /// The event type to send, e.g. `payment.succeeded`.
+    #[schema(example = "payment.succeeded")]
     event: String,
+    /// The event's data, a JSON object; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
     data: Option<Value>,
 }
 
-async fn send_test(
+/// Sends the endpoint a synthetic event marked `"test": true`.
+#[utoipa::path(operation_id = "test_endpoint", post, path = "/api/v1/webhooks/{id}/test", tag = "admin",
+    params(("id" = String, Path)), request_body = TestInput,
+    responses((status = 202, description = "The test delivery is queued", body = TestSent)))]
+pub(crate) async fn send_test(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: web::Json<TestInput>,
@@ -193,8 +289,8 @@ pub(crate) async fn send_test_to(
         .into_iter()
         .next()
         .ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "delivery_id": delivery.id.to_string(),
-        "event_id": event_id.to_string(),
-    })))
+    Ok(HttpResponse::Accepted().json(TestSent {
+        delivery_id: delivery.id.to_string(),
+        event_id: event_id.to_string(),
+    }))
 }

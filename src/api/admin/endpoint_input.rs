@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 use crate::config::Settings;
 use crate::domain::duration::parse_duration;
@@ -15,27 +16,46 @@ use crate::domain::{Endpoint, PayloadFormat, SignatureStyle};
 use crate::error::ApiError;
 use crate::ids::EndpointId;
 
-#[derive(Debug, Default, Deserialize)]
+/// `url` and `events` are required on create; every field is optional on update.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
+    /// Where deliveries go: https (http with `delivery.allow_http`).
+    #[schema(example = "https://example.com/hooks")]
     pub url: Option<String>,
+    /// Event types or categories (`payment.*`), or `*` for every type.
+    #[schema(example = json!(["payment.succeeded"]))]
     pub events: Option<Vec<String>>,
+    /// The signing secret, 16 to 256 characters; generated when absent.
+    #[schema(min_length = 16, max_length = 256)]
     pub secret: Option<String>,
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+    /// The header carrying the signature, `X-Webhook-Signature` by default.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub signature_header: Option<String>,
     pub signature_style: Option<SignatureStyle>,
     pub payload_format: Option<PayloadFormat>,
+    /// Delays between attempts, e.g. `["10s", "1m", "1h"]`; null for the default.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub retry_schedule: Option<Option<Vec<String>>>,
+    /// Per-attempt timeout, 1ms to 5m, e.g. `10s`; null for the default.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub timeout: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     pub max_in_flight: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     pub rate_limit_per_s: Option<Option<u32>>,
+    /// Keep request and response bodies of attempts.
     pub debug_mode: Option<bool>,
+    /// Free-form JSON object kept with the endpoint.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 

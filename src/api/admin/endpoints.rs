@@ -1,18 +1,20 @@
 //! `/api/v1/webhooks`: endpoint create, read, update, delete and secret.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
-use super::pagination;
+use super::pagination::{self, Page, PageQuery};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::delivery::target_guard::resolves_to_blocked;
 use crate::domain::duration::format_duration;
 use crate::domain::duration::parse_duration;
-use crate::domain::{DisabledReason, Endpoint};
+use crate::domain::{DisabledReason, Endpoint, PayloadFormat, SignatureStyle};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::ids::EndpointId;
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -30,34 +32,87 @@ pub fn routes(config: &mut web::ServiceConfig) {
 }
 
 /// The public view of an endpoint; the secret is never part of it.
-pub fn view(endpoint: &Endpoint) -> Value {
-    let metadata: Value = serde_json::from_str(&endpoint.metadata_json).unwrap_or(json!({}));
-    let mut view = json!({
-        "id": endpoint.id.to_string(),
-        "url": endpoint.url,
-        "events": endpoint.events,
-        "active": endpoint.active,
-        "description": endpoint.description,
-        "signature_header": endpoint.signature_header,
-        "signature_style": endpoint.signature_style,
-        "payload_format": endpoint.payload_format,
-        "retry_schedule": endpoint.retry_schedule.as_ref().map(|s| s.as_strings()),
-        "timeout": endpoint.timeout.map(format_duration),
-        "max_in_flight": endpoint.max_in_flight,
-        "rate_limit_per_s": endpoint.rate_limit_per_s,
-        "debug_mode": endpoint.debug_mode,
-        "metadata": metadata,
-        "created_at": format_rfc3339(endpoint.created_at_ms),
-        "updated_at": format_rfc3339(endpoint.updated_at_ms),
-    });
-    if let (Some(reason), Some(at)) = (endpoint.disabled_reason, endpoint.disabled_at_ms) {
-        view["disabled_reason"] = json!(reason);
-        view["disabled_at"] = json!(format_rfc3339(at));
+#[derive(Serialize, ToSchema)]
+pub struct EndpointView {
+    #[schema(example = "ep_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    id: String,
+    url: String,
+    events: Vec<String>,
+    active: bool,
+    description: Option<String>,
+    signature_header: String,
+    signature_style: SignatureStyle,
+    payload_format: PayloadFormat,
+    /// Delays between attempts; null follows `delivery.retry_schedule`.
+    retry_schedule: Option<Vec<String>>,
+    /// Per-attempt timeout, e.g. `10s`; null follows `delivery.timeout`.
+    timeout: Option<String>,
+    max_in_flight: Option<u32>,
+    rate_limit_per_s: Option<u32>,
+    debug_mode: bool,
+    #[schema(value_type = Object)]
+    metadata: Value,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    /// Why the endpoint is disabled; only on a disabled endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<DisabledReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    disabled_at: Option<String>,
+    /// The partner owning this endpoint, if a partner registered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_id: Option<String>,
+}
+
+impl EndpointView {
+    pub fn of(endpoint: &Endpoint) -> EndpointView {
+        let disabled = endpoint.disabled_reason.zip(endpoint.disabled_at_ms);
+        EndpointView {
+            id: endpoint.id.to_string(),
+            url: endpoint.url.clone(),
+            events: endpoint.events.clone(),
+            active: endpoint.active,
+            description: endpoint.description.clone(),
+            signature_header: endpoint.signature_header.clone(),
+            signature_style: endpoint.signature_style,
+            payload_format: endpoint.payload_format,
+            retry_schedule: endpoint.retry_schedule.as_ref().map(|s| s.as_strings()),
+            timeout: endpoint.timeout.map(format_duration),
+            max_in_flight: endpoint.max_in_flight,
+            rate_limit_per_s: endpoint.rate_limit_per_s,
+            debug_mode: endpoint.debug_mode,
+            metadata: serde_json::from_str(&endpoint.metadata_json).unwrap_or(json!({})),
+            created_at: format_rfc3339(endpoint.created_at_ms),
+            updated_at: format_rfc3339(endpoint.updated_at_ms),
+            disabled_reason: disabled.map(|(reason, _)| reason),
+            disabled_at: disabled.map(|(_, at)| format_rfc3339(at)),
+            partner_id: endpoint.partner_id.map(|p| p.to_string()),
+        }
     }
-    if let Some(partner) = endpoint.partner_id {
-        view["partner_id"] = json!(partner.to_string());
-    }
-    view
+}
+
+/// A created endpoint: its view plus the signing secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    endpoint: EndpointView,
+    secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretView {
+    secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    secret: String,
+    /// Until when the previous secret still signs beside the new one.
+    #[schema(format = DateTime)]
+    previous_secret_expires_at: Option<String>,
 }
 
 pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
@@ -104,7 +159,10 @@ async fn check_resolution(state: &AppState, url: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn create(
+/// Creates an endpoint; the answer is the only one that shows its secret.
+#[utoipa::path(operation_id = "create_endpoint", post, path = "/api/v1/webhooks", tag = "admin", request_body = EndpointInput,
+    responses((status = 201, description = "Created", body = CreatedEndpoint)))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -119,36 +177,46 @@ async fn create(
     }
     state.store.save_endpoint(&endpoint).await?;
     tracing::info!(endpoint = %endpoint.id, url = %endpoint.url, "endpoint created");
-    let mut body = view(&endpoint);
-    body["secret"] = json!(endpoint.secret);
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(CreatedEndpoint {
+        endpoint: EndpointView::of(&endpoint),
+        secret: endpoint.secret,
+    }))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ListQuery {
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
-
-async fn list(
+/// Endpoints, oldest first.
+#[utoipa::path(operation_id = "list_endpoints", get, path = "/api/v1/webhooks", tag = "admin", params(PageQuery),
+    responses((status = 200, description = "One page of endpoints", body = Page<EndpointView>)))]
+pub(crate) async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<EndpointId>(query.cursor.as_deref())?;
     let page = state.store.list_endpoints(after, limit)?;
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
-    Ok(HttpResponse::Ok().json(json!({
-        "data": page.iter().map(view).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.iter().map(EndpointView::of).collect(),
+        next_cursor,
+    }))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &id)?)))
+#[utoipa::path(operation_id = "get_endpoint", get, path = "/api/v1/webhooks/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The endpoint", body = EndpointView)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(EndpointView::of(&load(&state, &id)?)))
 }
 
-async fn update(
+/// Changes the fields given; `null` puts an optional field back to its default.
+#[utoipa::path(operation_id = "update_endpoint", patch, path = "/api/v1/webhooks/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = EndpointInput,
+    responses(
+        (status = 200, description = "The updated endpoint", body = EndpointView),
+        (status = 409, description = "The endpoint belongs to a partner", body = ErrorBody),
+    ))]
+pub(crate) async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: web::Json<EndpointInput>,
@@ -175,10 +243,16 @@ async fn update(
         }
         _ => state.store.save_endpoint(&endpoint).await?,
     }
-    Ok(HttpResponse::Ok().json(view(&endpoint)))
+    Ok(HttpResponse::Ok().json(EndpointView::of(&endpoint)))
 }
 
-async fn delete(
+/// Deletes the endpoint; its pending deliveries are cancelled.
+#[utoipa::path(operation_id = "delete_endpoint", delete, path = "/api/v1/webhooks/{id}", tag = "admin", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The endpoint belongs to a partner", body = ErrorBody),
+    ))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -189,24 +263,40 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn secret(
+#[utoipa::path(operation_id = "get_endpoint_secret", get, path = "/api/v1/webhooks/{id}/secret", tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The current signing secret", body = SecretView)))]
+pub(crate) async fn secret(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = load(&state, &id)?;
-    Ok(HttpResponse::Ok().json(json!({ "secret": endpoint.secret })))
+    Ok(HttpResponse::Ok().json(SecretView {
+        secret: endpoint.secret,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RotateInput {
+pub(crate) struct RotateInput {
+    /// The new secret (16 to 256 characters); generated when absent.
+    #[schema(min_length = 16, max_length = 256)]
     secret: Option<String>,
+    /// How long the old secret keeps signing, e.g. `1h`; `0s` for none.
+    #[schema(default = "24h")]
     grace: Option<String>,
 }
 
 /// The old secret keeps signing beside the new one for the grace (default
 /// 24h, `"0s"` for none), so receivers can switch without dropping a delivery.
-async fn rotate_secret(
+#[utoipa::path(operation_id = "rotate_endpoint_secret", post, path = "/api/v1/webhooks/{id}/secret/rotate", tag = "admin",
+    params(("id" = String, Path)),
+    request_body(content = Option<RotateInput>, description = "Optional; without it a secret is generated"),
+    responses(
+        (status = 200, description = "The new secret", body = RotatedSecret),
+        (status = 409, description = "The endpoint belongs to a partner", body = ErrorBody),
+    ))]
+pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: Option<web::Json<RotateInput>>,
@@ -229,8 +319,8 @@ async fn rotate_secret(
     endpoint.rotate_secret(secret, grace.as_millis() as u64, now);
     state.store.save_endpoint(&endpoint).await?;
     tracing::info!(endpoint = %endpoint.id, "secret rotated");
-    Ok(HttpResponse::Ok().json(json!({
-        "secret": endpoint.secret,
-        "previous_secret_expires_at": endpoint.previous_secret_expires_ms.map(format_rfc3339),
-    })))
+    Ok(HttpResponse::Ok().json(RotatedSecret {
+        previous_secret_expires_at: endpoint.previous_secret_expires_ms.map(format_rfc3339),
+        secret: endpoint.secret,
+    }))
 }

@@ -1,16 +1,17 @@
 //! `/api/v1/events`: publish one or a batch, read the log.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use super::pagination;
+use super::pagination::{self, Page};
 use crate::api::body::json_config;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
 use crate::domain::event_type::EventType;
 use crate::domain::filter::EventFilter;
-use crate::domain::Event;
+use crate::domain::{DeliveryStatus, Event};
 use crate::error::ApiError;
 use crate::ids::EventId;
 use crate::store::{AppendedEvent, EventQuery, NewEvent};
@@ -41,13 +42,71 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
 
 const BATCH_BODY_CEILING: usize = 32 * 1024 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PublishInput {
+pub(crate) struct PublishInput {
+    /// Dot-separated lowercase segments, e.g. `payment.succeeded`.
+    #[serde(rename = "type")]
+    #[schema(example = "payment.succeeded")]
+    event_type: String,
+    /// The event's payload, a JSON object.
+    #[schema(value_type = Object)]
+    data: Value,
+    /// Same as the `Idempotency-Key` header (which wins); not allowed in a batch.
+    #[schema(min_length = 1, max_length = 255)]
+    idempotency_key: Option<String>,
+}
+
+/// A published event, as acknowledged.
+#[derive(Serialize, ToSchema)]
+pub struct PublishedEvent {
+    #[schema(example = "evt_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    id: String,
     #[serde(rename = "type")]
     event_type: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// How many deliveries it fanned out to.
+    deliveries: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublishedBatch {
+    data: Vec<PublishedEvent>,
+}
+
+/// An event of the log.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(value_type = Object)]
     data: Value,
-    idempotency_key: Option<String>,
+    /// Where it came from when not the API, e.g. `partner:<id>` or `hookd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    /// Present (true) only on test events.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    test: bool,
+}
+
+/// An event with the deliveries it fanned out to.
+#[derive(Serialize, ToSchema)]
+pub struct EventDetail {
+    #[serde(flatten)]
+    event: EventView,
+    deliveries: Vec<EventDelivery>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventDelivery {
+    id: String,
+    endpoint_id: String,
+    status: DeliveryStatus,
+    attempts: u32,
 }
 
 /// Validates one publish body into an event stamped `now`.
@@ -92,13 +151,13 @@ fn idempotency_key(
     Ok(key)
 }
 
-fn answer(event: &AppendedEvent) -> Value {
-    json!({
-        "id": event.id.to_string(),
-        "type": event.event_type,
-        "created_at": format_rfc3339(event.id.created_ms()),
-        "deliveries": event.deliveries,
-    })
+fn answer(event: &AppendedEvent) -> PublishedEvent {
+    PublishedEvent {
+        id: event.id.to_string(),
+        event_type: event.event_type.clone(),
+        created_at: format_rfc3339(event.id.created_ms()),
+        deliveries: event.deliveries,
+    }
 }
 
 async fn store_events(
@@ -127,7 +186,12 @@ async fn store_events(
     Ok(outcome.events)
 }
 
-async fn publish(
+/// Publishes one event to every active endpoint subscribed to its type.
+#[utoipa::path(operation_id = "publish_event", post, path = "/api/v1/events", tag = "admin", request_body = PublishInput,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "A repeat within `events.idempotency_window` stores nothing and gets the first answer")),
+    responses((status = 202, description = "Stored durably and fanned out", body = PublishedEvent)))]
+pub(crate) async fn publish(
     state: web::Data<AppState>,
     request: HttpRequest,
     input: web::Json<PublishInput>,
@@ -141,7 +205,13 @@ async fn publish(
     Ok(HttpResponse::Accepted().json(answer(first)))
 }
 
-async fn publish_batch(
+/// Publishes 1 to 1000 events at once, all or none.
+#[utoipa::path(operation_id = "publish_events", post, path = "/api/v1/events/batch", tag = "admin",
+    request_body(content = Vec<PublishInput>, description = "Items carry no `idempotency_key`; use the header"),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "A repeat within `events.idempotency_window` stores nothing and gets the first answer")),
+    responses((status = 202, description = "Stored durably and fanned out", body = PublishedBatch)))]
+pub(crate) async fn publish_batch(
     state: web::Data<AppState>,
     request: HttpRequest,
     input: web::Json<Vec<Value>>,
@@ -179,9 +249,9 @@ async fn publish_batch(
         events.push(validate(input, max_bytes, now).map_err(at_index)?);
     }
     let stored = store_events(&state, events, key, now).await?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "data": stored.iter().map(answer).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Accepted().json(PublishedBatch {
+        data: stored.iter().map(answer).collect(),
+    }))
 }
 
 /// `?from=&to=&type=&type=&limit=&cursor=`; `type` repeats, so the query is
@@ -240,24 +310,34 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     })
 }
 
-pub fn event_view(event: &Event) -> Value {
-    let data: Value = serde_json::from_str(&event.data_json).unwrap_or(json!({}));
-    let mut view = json!({
-        "id": event.id.to_string(),
-        "type": event.event_type,
-        "created_at": format_rfc3339(event.created_at_ms()),
-        "data": data,
-    });
-    if let Some(source) = &event.source {
-        view["source"] = json!(source);
+impl EventView {
+    pub fn of(event: &Event) -> EventView {
+        EventView {
+            id: event.id.to_string(),
+            event_type: event.event_type.clone(),
+            created_at: format_rfc3339(event.created_at_ms()),
+            data: serde_json::from_str(&event.data_json).unwrap_or(json!({})),
+            source: event.source.clone(),
+            test: event.test,
+        }
     }
-    if event.test {
-        view["test"] = json!(true);
-    }
-    view
 }
 
-async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// The log, oldest first, optionally within a time range and of some types.
+#[utoipa::path(operation_id = "list_events", get, path = "/api/v1/events", tag = "admin",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "Events created at or after this time"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Events created before this time"),
+        ("type" = Option<Vec<String>>, Query, explode = true,
+            description = "Event types or categories (`payment.*`); repeat for several"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "How many items to return"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "One page of events", body = Page<EventView>)))]
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let query = parse_query(request.query_string())?;
     let limit = query.limit;
     let page = state
@@ -265,30 +345,34 @@ async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpRe
         .blocking(move |store| store.query_events(&query))
         .await?;
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
-    Ok(HttpResponse::Ok().json(json!({
-        "data": page.iter().map(event_view).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.iter().map(EventView::of).collect(),
+        next_cursor,
+    }))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(operation_id = "get_event", get, path = "/api/v1/events/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The event and its deliveries", body = EventDetail)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let event = state
         .store
         .get_event(id)?
         .ok_or_else(|| ApiError::not_found("event"))?;
     let deliveries = state.store.deliveries_of_event(id)?;
-    let mut view = event_view(&event);
-    view["deliveries"] = deliveries
-        .iter()
-        .map(|d| {
-            json!({
-                "id": d.id.to_string(),
-                "endpoint_id": d.endpoint_id.to_string(),
-                "status": d.status.as_str(),
-                "attempts": d.attempts,
+    Ok(HttpResponse::Ok().json(EventDetail {
+        event: EventView::of(&event),
+        deliveries: deliveries
+            .iter()
+            .map(|d| EventDelivery {
+                id: d.id.to_string(),
+                endpoint_id: d.endpoint_id.to_string(),
+                status: d.status,
+                attempts: d.attempts,
             })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(view))
+            .collect(),
+    }))
 }

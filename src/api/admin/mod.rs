@@ -1,13 +1,13 @@
 //! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
-//! unauthenticated probes.
+//! unauthenticated probes and the API description.
 
 pub(crate) mod deliveries;
 pub(crate) mod endpoint_input;
 pub(crate) mod endpoints;
-mod events;
+pub(crate) mod events;
 pub(crate) mod pagination;
-mod partners;
-mod replay;
+pub(crate) mod partners;
+pub(crate) mod replay;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -17,7 +17,8 @@ use super::auth::require_admin;
 pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
     config
         .route("/healthz", web::get().to(super::healthz))
-        .route("/readyz", web::get().to(super::healthz))
+        .route("/readyz", web::get().to(super::readyz))
+        .route("/openapi.json", web::get().to(super::openapi::document))
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(require_admin))

@@ -2,10 +2,30 @@
 
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1000;
+
+/// `?limit=&cursor=`, the query of most list routes.
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// How many items to return.
+    #[param(minimum = 1, maximum = 1000, default = 50)]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a list, and the cursor of the next one while more may follow.
+#[derive(Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
 
 pub fn limit(raw: Option<usize>) -> Result<usize, ApiError> {
     match raw.unwrap_or(DEFAULT_LIMIT) {

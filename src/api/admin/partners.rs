@@ -3,11 +3,10 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-use super::endpoints::ListQuery;
-use super::pagination;
-use crate::api::partners::partner_view;
+use super::pagination::{self, Page, PageQuery};
+use crate::api::partners::PartnerView;
 use crate::api::AppState;
 use crate::clock::now_ms;
 use crate::domain::{Endpoint, Partner, PartnerStatus};
@@ -33,9 +32,12 @@ fn load(state: &AppState, raw_id: &str) -> Result<(Partner, Endpoint), ApiError>
         .ok_or_else(|| ApiError::not_found("partner"))
 }
 
-async fn list(
+/// Registered partners, oldest first.
+#[utoipa::path(operation_id = "list_partners", get, path = "/api/v1/partners", tag = "admin", params(PageQuery),
+    responses((status = 200, description = "One page of partners", body = Page<PartnerView>)))]
+pub(crate) async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<PartnerId>(query.cursor.as_deref())?;
@@ -46,24 +48,33 @@ async fn list(
     let mut data = Vec::with_capacity(page.len());
     for partner in &page {
         if let Some(endpoint) = state.store.get_endpoint(partner.endpoint_id)? {
-            data.push(partner_view(partner, &endpoint));
+            data.push(PartnerView::of(partner, &endpoint));
         }
     }
-    Ok(HttpResponse::Ok().json(json!({ "data": data, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(operation_id = "get_partner", get, path = "/api/v1/partners/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The partner", body = PartnerView)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let (partner, endpoint) = load(&state, &id)?;
-    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PartnerUpdate {
+pub(crate) struct PartnerUpdate {
     status: PartnerStatus,
 }
 
-async fn update(
+/// Suspends a partner (its deliveries are held, its inbound events refused) or resumes it.
+#[utoipa::path(operation_id = "update_partner", patch, path = "/api/v1/partners/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = PartnerUpdate,
+    responses((status = 200, description = "The partner", body = PartnerView)))]
+pub(crate) async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: web::Json<PartnerUpdate>,
@@ -78,10 +89,13 @@ async fn update(
         tracing::info!(partner = %partner.id, status = status.as_str(), "partner status changed");
     }
     let (partner, endpoint) = load(&state, &id)?;
-    Ok(HttpResponse::Ok().json(partner_view(&partner, &endpoint)))
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
-async fn delete(
+/// Removes the partner and its endpoint.
+#[utoipa::path(operation_id = "delete_partner", delete, path = "/api/v1/partners/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204, description = "Removed")))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

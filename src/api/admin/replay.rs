@@ -4,8 +4,8 @@
 //! nothing.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
@@ -27,35 +27,67 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/replay/{id}", web::get().to(get));
 }
 
-#[derive(Deserialize)]
+/// Either `from` and `to`, or `event_ids`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplayInput {
+pub(crate) struct ReplayInput {
+    /// Start of the range (inclusive), RFC 3339 UTC.
+    #[schema(format = DateTime)]
     from: Option<String>,
+    /// End of the range (exclusive), RFC 3339 UTC.
+    #[schema(format = DateTime)]
     to: Option<String>,
+    /// Only events of these types or categories.
     types: Option<Vec<String>>,
+    /// Only to these endpoints, instead of every current subscriber.
     endpoint_ids: Option<Vec<String>>,
+    /// Only pairs whose latest delivery failed.
     #[serde(default)]
     only_failed: bool,
+    /// Hand-picked events, at most 10000.
     event_ids: Option<Vec<String>>,
 }
 
-pub fn replay_view(job: &ReplayJob) -> Value {
-    let mut view = json!({
-        "id": job.id.to_string(),
-        "status": job.status.as_str(),
-        "events_matched": job.events_matched,
-        "deliveries_scheduled": job.deliveries_scheduled,
-        "skipped": job.skipped_disabled,
-        "created_at": format_rfc3339(job.created_at_ms),
-        "finished_at": job.finished_at_ms.map(format_rfc3339),
-    });
-    if let (ReplayStatus::Failed, Some(error)) = (job.status, &job.error) {
-        view["error"] = json!(error);
-    }
-    view
+#[derive(Serialize, ToSchema)]
+pub struct ReplayView {
+    #[schema(example = "rpl_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    id: String,
+    status: ReplayStatus,
+    events_matched: u64,
+    deliveries_scheduled: u64,
+    /// Pairs left out because their endpoint is disabled.
+    skipped: u64,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    /// Why the job failed; only on a failed job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
-async fn create(
+impl ReplayView {
+    pub fn of(job: &ReplayJob) -> ReplayView {
+        ReplayView {
+            id: job.id.to_string(),
+            status: job.status,
+            events_matched: job.events_matched,
+            deliveries_scheduled: job.deliveries_scheduled,
+            skipped: job.skipped_disabled,
+            created_at: format_rfc3339(job.created_at_ms),
+            finished_at: job.finished_at_ms.map(format_rfc3339),
+            error: job
+                .error
+                .clone()
+                .filter(|_| job.status == ReplayStatus::Failed),
+        }
+    }
+}
+
+/// Sends events of the log again, as a background job.
+#[utoipa::path(operation_id = "create_replay", post, path = "/api/v1/replay", tag = "admin", request_body = ReplayInput,
+    responses((status = 202, description = "The job is stored and running", body = ReplayView)))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     input: web::Json<ReplayInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -67,16 +99,21 @@ async fn create(
     let current = replay::start(state.store.clone(), state.settings.clone(), job.id)
         .await
         .unwrap_or(job);
-    Ok(HttpResponse::Accepted().json(replay_view(&current)))
+    Ok(HttpResponse::Accepted().json(ReplayView::of(&current)))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(operation_id = "get_replay", get, path = "/api/v1/replay/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The job's progress", body = ReplayView)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id: ReplayId = id.parse().map_err(|_| ApiError::not_found("replay"))?;
     let job = state
         .store
         .get_replay(id)?
         .ok_or_else(|| ApiError::not_found("replay"))?;
-    Ok(HttpResponse::Ok().json(replay_view(&job)))
+    Ok(HttpResponse::Ok().json(ReplayView::of(&job)))
 }
 
 fn validate(state: &AppState, input: ReplayInput, now: u64) -> Result<ReplayRequest, ApiError> {

@@ -1,0 +1,189 @@
+//! `GET /openapi.json`: the OpenAPI 3 description of both listeners,
+//! generated from the handlers' `#[utoipa::path]` attributes and the types
+//! they read and answer, so the document cannot drift from the code.
+//!
+//! A new route is one `#[utoipa::path]` on its handler plus one line in
+//! `paths(...)` below. The refusals every route shares (a bad token, an
+//! unknown ID, a bad body or query) are added here from the shape of each
+//! operation rather than repeated on every handler.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use super::admin::{deliveries, endpoints, events, partners as admin_partners, replay};
+use super::{inbound, partners};
+use crate::error::ErrorBody;
+
+/// The admin bearer scheme: a token from `admin.tokens` or `<data_dir>/admin.token`.
+const ADMIN_TOKEN: &str = "admin_token";
+/// A partner's bearer scheme: the `shared_secret` it received at registration.
+const PARTNER_SECRET: &str = "partner_secret";
+/// Registration with `partners.registration = "token"`: one of `partners.registration_tokens`.
+const REGISTRATION_TOKEN: &str = "registration_token";
+
+/// Routes under this prefix sit behind the admin token.
+const ADMIN_API: &str = "/api/v1";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookd",
+        description = "A webhook delivery daemon. Operations tagged `admin` are served on the \
+            admin listener (`server.admin_bind`), those tagged `public` on the public listener \
+            (`server.public_bind`); `/healthz` answers on both. Every refusal carries the JSON \
+            body `ErrorBody`."
+    ),
+    paths(
+        super::healthz,
+        super::readyz,
+        document,
+        endpoints::create,
+        endpoints::list,
+        endpoints::get,
+        endpoints::update,
+        endpoints::delete,
+        endpoints::secret,
+        endpoints::rotate_secret,
+        events::publish,
+        events::publish_batch,
+        events::list,
+        events::get,
+        deliveries::get,
+        deliveries::retry,
+        deliveries::list_for_endpoint,
+        deliveries::send_test,
+        replay::create,
+        replay::get,
+        admin_partners::list,
+        admin_partners::get,
+        admin_partners::update,
+        admin_partners::delete,
+        partners::register,
+        partners::me,
+        partners::update_me,
+        partners::rotate_secret,
+        partners::my_deliveries,
+        partners::test_me,
+        inbound::receive_unnamed,
+        inbound::receive_named,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes, &SharedRefusals),
+    tags(
+        (name = "admin", description = "Served on the admin listener"),
+        (name = "public", description = "Served on the public listener"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document itself, on the admin listener without a token.
+#[utoipa::path(get, path = "/openapi.json", tag = "admin",
+    responses((status = 200, description = "This API's OpenAPI document", content_type = "application/json")))]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, description) in [
+            (ADMIN_TOKEN, "An admin token: one of `admin.tokens`, or the one generated into `<data_dir>/admin.token`"),
+            (PARTNER_SECRET, "A partner's `shared_secret`, as returned by registration or rotation"),
+            (REGISTRATION_TOKEN, "One of `partners.registration_tokens`, when `partners.registration = \"token\"`"),
+        ] {
+            let scheme = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description))
+                .build();
+            components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
+    }
+}
+
+/// Adds the refusals an operation gets from its shape: every `/api/v1`
+/// route requires the admin token (401), a path ID may name nothing (404),
+/// a query may not parse (422), and a JSON body may be malformed (400), too
+/// large (413), of another content type (415) or invalid (422).
+struct SharedRefusals;
+
+impl Modify for SharedRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let admin = path.starts_with(ADMIN_API);
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_refusals(operation, admin);
+            }
+        }
+    }
+}
+
+fn add_refusals(operation: &mut Operation, admin: bool) {
+    if admin {
+        operation.security = Some(vec![SecurityRequirement::new(
+            ADMIN_TOKEN,
+            Vec::<String>::new(),
+        )]);
+        refuse(operation, 401, "No valid admin token");
+    }
+    let has_param = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|parameter| match parameter {
+                RefOr::T(parameter) => parameter.parameter_in == place,
+                RefOr::Ref(_) => false,
+            })
+    };
+    let (in_path, in_query) = (has_param(ParameterIn::Path), has_param(ParameterIn::Query));
+    if in_path {
+        refuse(operation, 404, "Nothing with that ID");
+    }
+    if in_query {
+        refuse(
+            operation,
+            422,
+            "A query parameter is invalid; the message names it",
+        );
+    }
+    if operation.request_body.is_some() {
+        refuse(operation, 400, "The body is not valid JSON");
+        refuse(operation, 413, "The body is too large");
+        refuse(operation, 415, "The body is not sent as application/json");
+        refuse(
+            operation,
+            422,
+            "The body is invalid; `error` says which rule it breaks",
+        );
+    }
+}
+
+/// Documents an `ErrorBody` answer, unless the handler documented that status itself.
+fn refuse(operation: &mut Operation, status: u16, description: &str) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build();
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert(RefOr::T(response));
+}
