@@ -234,7 +234,11 @@ pub(crate) fn endpoint_deliveries(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestInput {
     /// The event type to send, e.g. `payment.succeeded`.
-    #[schema(example = "payment.succeeded")]
+    #[schema(
+        example = "payment.succeeded",
+        pattern = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$",
+        max_length = 128
+    )]
     event: String,
     /// The event's data, a JSON object; `{}` when absent.
     #[schema(value_type = Option<Object>)]

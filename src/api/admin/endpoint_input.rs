@@ -21,7 +21,7 @@ use crate::ids::EndpointId;
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
     /// Where deliveries go: https (http with `delivery.allow_http`).
-    #[schema(example = "https://example.com/hooks")]
+    #[schema(example = "https://example.com/hooks", pattern = "^https?://")]
     pub url: Option<String>,
     /// Event types or categories (`payment.*`), or `*` for every type.
     #[schema(example = json!(["payment.succeeded"]))]

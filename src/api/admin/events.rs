@@ -47,7 +47,11 @@ const BATCH_BODY_CEILING: usize = 32 * 1024 * 1024;
 pub(crate) struct PublishInput {
     /// Dot-separated lowercase segments, e.g. `payment.succeeded`.
     #[serde(rename = "type")]
-    #[schema(example = "payment.succeeded")]
+    #[schema(
+        example = "payment.succeeded",
+        pattern = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$",
+        max_length = 128
+    )]
     event_type: String,
     /// The event's payload, a JSON object.
     #[schema(value_type = Object)]
