@@ -26,6 +26,8 @@ const REGISTRATION_TOKEN: &str = "registration_token";
 
 /// Routes under this prefix sit behind the admin token.
 const ADMIN_API: &str = "/api/v1";
+/// Routes under this prefix resolve the partner from its shared secret.
+const PARTNER_SELF: &str = "/partners/me";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -106,7 +108,9 @@ impl Modify for SecuritySchemes {
 }
 
 /// Adds the refusals an operation gets from its shape: every `/api/v1`
-/// route requires the admin token (401), a path ID may name nothing (404),
+/// route requires the admin token (401), every `/partners/me` route a
+/// partner's shared secret (401, and 403 while suspended), a path ID may
+/// name nothing (404),
 /// a query may not parse (422), and a JSON body may be malformed (400), too
 /// large (413), of another content type (415) or invalid (422).
 struct SharedRefusals;
@@ -114,7 +118,13 @@ struct SharedRefusals;
 impl Modify for SharedRefusals {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let admin = path.starts_with(ADMIN_API);
+            let scheme = if path.starts_with(ADMIN_API) {
+                Some(ADMIN_TOKEN)
+            } else if path.starts_with(PARTNER_SELF) {
+                Some(PARTNER_SECRET)
+            } else {
+                None
+            };
             for operation in [
                 &mut item.get,
                 &mut item.post,
@@ -125,19 +135,20 @@ impl Modify for SharedRefusals {
             .into_iter()
             .flatten()
             {
-                add_refusals(operation, admin);
+                add_refusals(operation, scheme);
             }
         }
     }
 }
 
-fn add_refusals(operation: &mut Operation, admin: bool) {
-    if admin {
-        operation.security = Some(vec![SecurityRequirement::new(
-            ADMIN_TOKEN,
-            Vec::<String>::new(),
-        )]);
-        refuse(operation, 401, "No valid admin token");
+fn add_refusals(operation: &mut Operation, scheme: Option<&str>) {
+    if let Some(scheme) = scheme {
+        let requirement = SecurityRequirement::new(scheme, Vec::<String>::new());
+        operation.security = Some(vec![requirement]);
+        refuse(operation, 401, "No valid bearer token for this route");
+    }
+    if scheme == Some(PARTNER_SECRET) {
+        refuse(operation, 403, "The partner is suspended");
     }
     let has_param = |place: ParameterIn| {
         operation

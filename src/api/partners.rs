@@ -208,11 +208,9 @@ fn authenticate(state: &AppState, request: &HttpRequest) -> Result<(Partner, End
 }
 
 /// The partner's own record.
-#[utoipa::path(operation_id = "get_own_partner", get, path = "/partners/me", tag = "public", security(("partner_secret" = [])),
+#[utoipa::path(operation_id = "get_own_partner", get, path = "/partners/me", tag = "public",
     responses(
         (status = 200, description = "The partner", body = PartnerView),
-        (status = 401, description = "No known shared secret", body = ErrorBody),
-        (status = 403, description = "The partner is suspended", body = ErrorBody),
     ))]
 pub(crate) async fn me(
     state: web::Data<AppState>,
@@ -231,12 +229,10 @@ pub(crate) struct PartnerPatch {
 }
 
 /// Changes the partner's URL or subscription.
-#[utoipa::path(operation_id = "update_own_partner", patch, path = "/partners/me", tag = "public", security(("partner_secret" = [])),
+#[utoipa::path(operation_id = "update_own_partner", patch, path = "/partners/me", tag = "public",
     request_body = PartnerPatch,
     responses(
         (status = 200, description = "The partner", body = PartnerView),
-        (status = 401, description = "No known shared secret", body = ErrorBody),
-        (status = 403, description = "The partner is suspended", body = ErrorBody),
     ))]
 pub(crate) async fn update_me(
     state: web::Data<AppState>,
@@ -262,11 +258,8 @@ pub(crate) async fn update_me(
 
 /// Replaces the shared secret at once; the old one stops working.
 #[utoipa::path(operation_id = "rotate_partner_secret", post, path = "/partners/me/rotate-secret", tag = "public",
-    security(("partner_secret" = [])),
     responses(
         (status = 200, description = "The new shared secret", body = RotatedPartnerSecret),
-        (status = 401, description = "No known shared secret", body = ErrorBody),
-        (status = 403, description = "The partner is suspended", body = ErrorBody),
     ))]
 pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
@@ -286,12 +279,9 @@ pub(crate) async fn rotate_secret(
 }
 
 /// The partner's deliveries, newest first.
-#[utoipa::path(operation_id = "list_own_deliveries", get, path = "/partners/me/deliveries", tag = "public",
-    security(("partner_secret" = [])), params(DeliveryQuery),
+#[utoipa::path(operation_id = "list_own_deliveries", get, path = "/partners/me/deliveries", tag = "public", params(DeliveryQuery),
     responses(
         (status = 200, description = "One page of deliveries", body = Page<DeliveryView>),
-        (status = 401, description = "No known shared secret", body = ErrorBody),
-        (status = 403, description = "The partner is suspended", body = ErrorBody),
     ))]
 pub(crate) async fn my_deliveries(
     state: web::Data<AppState>,
@@ -303,12 +293,9 @@ pub(crate) async fn my_deliveries(
 }
 
 /// Sends the partner's endpoint a synthetic event marked `"test": true`.
-#[utoipa::path(operation_id = "test_own_endpoint", post, path = "/partners/me/test", tag = "public",
-    security(("partner_secret" = [])), request_body = TestInput,
+#[utoipa::path(operation_id = "test_own_endpoint", post, path = "/partners/me/test", tag = "public", request_body = TestInput,
     responses(
         (status = 202, description = "The test delivery is queued", body = TestSent),
-        (status = 401, description = "No known shared secret", body = ErrorBody),
-        (status = 403, description = "The partner is suspended", body = ErrorBody),
     ))]
 pub(crate) async fn test_me(
     state: web::Data<AppState>,

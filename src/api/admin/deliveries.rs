@@ -105,8 +105,7 @@ impl AttemptView {
 #[derive(Serialize, ToSchema)]
 pub struct RetryAccepted {
     id: String,
-    #[schema(value_type = DeliveryStatus, example = "pending")]
-    status: &'static str,
+    status: DeliveryStatus,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -169,7 +168,7 @@ pub(crate) async fn retry(
         )),
         _ => Ok(HttpResponse::Accepted().json(RetryAccepted {
             id: id.to_string(),
-            status: DeliveryStatus::Pending.as_str(),
+            status: DeliveryStatus::Pending,
         })),
     }
 }
