@@ -38,10 +38,12 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod operational;
 pub mod replay;
 pub mod retention;
 pub mod startup;
+pub mod stats;
 pub mod store;
 
 pub use startup::run;

@@ -16,6 +16,7 @@ use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
 use crate::ids::{EndpointId, EventId, ReplayId};
+use crate::metrics::metrics;
 
 /// The events of one step and where the walk stands after them.
 struct Batch {
@@ -94,7 +95,7 @@ impl Store {
 
         let mut rng = rand::thread_rng();
         let mut updated = job.clone();
-        let mut fanout: Vec<(Vec<u8>, Delivery)> = Vec::new();
+        let mut fanout: Vec<(Vec<u8>, Delivery, &str)> = Vec::new();
         for event in &batch.events {
             if types
                 .as_ref()
@@ -123,7 +124,7 @@ impl Store {
                 }
                 let delivery =
                     fresh_delivery(event.id, endpoint, default_schedule, now_ms, &mut rng);
-                fanout.push((codec::encode(&delivery)?, delivery));
+                fanout.push((codec::encode(&delivery)?, delivery, &event.event_type));
             }
         }
         updated.deliveries_scheduled += fanout.len() as u64;
@@ -139,10 +140,11 @@ impl Store {
             &self.deliveries,
             &self.endpoint_deliveries,
             &self.event_deliveries,
+            &self.delivery_search,
             &self.wheel,
         );
-        let advanced =
-            trees.transaction(|(replays, deliveries, by_endpoint, by_event, wheel)| {
+        let advanced = trees.transaction(
+            |(replays, deliveries, by_endpoint, by_event, search, wheel)| {
                 // Guards against two runners on one job: only the one that
                 // still sees the cursor it started from may write.
                 let Some(bytes) = replays.get(id.to_bytes())? else {
@@ -157,16 +159,23 @@ impl Store {
                     deliveries,
                     by_endpoint,
                     by_event,
+                    search,
                     wheel,
                 };
-                for (bytes, delivery) in &fanout {
-                    trees.insert(delivery, bytes)?;
+                for (bytes, delivery, event_type) in &fanout {
+                    trees.insert(delivery, event_type, bytes)?;
                 }
                 replays.insert(&id.to_bytes()[..], encoded.as_slice())?;
                 Ok(true)
-            })?;
+            },
+        )?;
         match advanced {
-            true => Ok(Some(updated)),
+            true => {
+                for (_, delivery, _) in &fanout {
+                    metrics().delivery_moved(None, Some(delivery.status));
+                }
+                Ok(Some(updated))
+            }
             false => self.get_replay(id),
         }
     }

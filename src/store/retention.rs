@@ -56,10 +56,11 @@ impl Store {
             &self.attempts,
             &self.endpoint_deliveries,
             &self.event_deliveries,
+            &self.delivery_search,
             &self.claimed,
         );
         let (removed, kept) = trees.transaction(
-            |(events, deliveries, attempts, by_endpoint, by_event, claimed)| {
+            |(events, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
                 let (mut removed, mut kept) = (0, 0);
                 'event: for (event, owned) in &candidates {
                     // Read inside the transaction, so a delivery that became
@@ -88,6 +89,7 @@ impl Store {
                             attempts.remove(&keys::attempt(id, number)[..])?;
                         }
                         by_endpoint.remove(&keys::pair(delivery.endpoint_id, id)[..])?;
+                        search.remove(&keys::by_status(delivery.status, id)[..])?;
                     }
                     for id in owned {
                         by_event.remove(&keys::pair(*event, *id)[..])?;

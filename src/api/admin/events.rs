@@ -1,5 +1,7 @@
 //! `/api/v1/events`: publish one or a batch, read the log.
 
+use std::time::Instant;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -13,6 +15,7 @@ use crate::domain::filter::EventFilter;
 use crate::domain::Event;
 use crate::error::ApiError;
 use crate::ids::EventId;
+use crate::metrics::metrics;
 use crate::store::{AppendedEvent, EventQuery, NewEvent};
 
 /// Largest batch accepted by `/events/batch`.
@@ -132,13 +135,16 @@ async fn publish(
     request: HttpRequest,
     input: web::Json<PublishInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
     let mut input = input.into_inner();
     let key = idempotency_key(&request, input.idempotency_key.take())?;
     let now = now_ms();
     let event = validate(input, state.settings.events.max_payload_bytes, now)?;
     let stored = store_events(&state, vec![event], key, now).await?;
     let first = stored.first().ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Accepted().json(answer(first)))
+    let accepted = HttpResponse::Accepted().json(answer(first));
+    metrics().publish_took(started.elapsed());
+    Ok(accepted)
 }
 
 async fn publish_batch(
@@ -146,6 +152,7 @@ async fn publish_batch(
     request: HttpRequest,
     input: web::Json<Vec<Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
     let items = input.into_inner();
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -179,9 +186,11 @@ async fn publish_batch(
         events.push(validate(input, max_bytes, now).map_err(at_index)?);
     }
     let stored = store_events(&state, events, key, now).await?;
-    Ok(HttpResponse::Accepted().json(json!({
+    let accepted = HttpResponse::Accepted().json(json!({
         "data": stored.iter().map(answer).collect::<Vec<_>>(),
-    })))
+    }));
+    metrics().publish_took(started.elapsed());
+    Ok(accepted)
 }
 
 /// `?from=&to=&type=&type=&limit=&cursor=`; `type` repeats, so the query is
