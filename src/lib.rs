@@ -27,6 +27,11 @@
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
+//! - Operations: `metrics.rs` holds every Prometheus family (served by
+//!   `api/admin/metrics.rs`), `stats.rs` the in-memory per-endpoint figures
+//!   (`api/admin/stats.rs`); `api/admin/delivery_search.rs` searches
+//!   deliveries through the index kept by `store/search.rs`.
+//!
 //! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
 //! `startup.rs` wires it all together.
 

@@ -327,3 +327,103 @@ impl Paging {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Durability;
+    use crate::domain::filter::EventFilter;
+    use crate::ids::EventId;
+
+    fn delivery(status: DeliveryStatus, at_ms: u64) -> Delivery {
+        Delivery {
+            id: DeliveryId::generate(at_ms),
+            event_id: EventId::generate(at_ms),
+            endpoint_id: EndpointId::generate(1),
+            status,
+            attempts: 1,
+            next_attempt_ms: None,
+            updated_at_ms: at_ms,
+        }
+    }
+
+    fn query(status: Option<DeliveryStatus>, types: Option<&str>) -> DeliverySearch {
+        DeliverySearch {
+            status,
+            endpoint: None,
+            types: types.map(|t| EventFilter::parse(&[t.to_string()]).unwrap()),
+            from_ms: None,
+            to_ms: None,
+            before: None,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn a_store_without_the_index_gets_it_built_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let (failed, done) = (
+            delivery(DeliveryStatus::Failed, 1_000),
+            delivery(DeliveryStatus::Succeeded, 2_000),
+        );
+        for d in [&failed, &done] {
+            store
+                .deliveries
+                .insert(d.id.to_bytes(), codec::encode(d).unwrap())
+                .unwrap();
+        }
+        // As an older hookd left it: deliveries, no index; then the next open.
+        store.meta.remove(BUILT_FLAG).unwrap();
+        store.prepare_search_index().unwrap();
+        let page = store
+            .search_deliveries(&query(Some(DeliveryStatus::Failed), None))
+            .unwrap();
+        assert_eq!(page.found.len(), 1);
+        assert_eq!(page.found[0].delivery.id, failed.id);
+        // The event is gone from this store, so its type is unknown.
+        assert_eq!(page.found[0].event_type, "");
+        let all = store.search_deliveries(&query(None, None)).unwrap();
+        let ids: Vec<DeliveryId> = all.found.iter().map(|f| f.delivery.id).collect();
+        assert_eq!(ids, vec![done.id, failed.id]);
+    }
+
+    #[test]
+    fn a_status_change_moves_the_entry_and_a_stale_one_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let mut d = delivery(DeliveryStatus::Pending, 1_000);
+        super::super::fanout::insert_plain(&store, &d, "payment.x", &codec::encode(&d).unwrap())
+            .unwrap();
+        d.status = DeliveryStatus::Failed;
+        store.put_delivery(DeliveryStatus::Pending, &d).unwrap();
+        let failed = store
+            .search_deliveries(&query(Some(DeliveryStatus::Failed), Some("payment.*")))
+            .unwrap();
+        assert_eq!(failed.found.len(), 1);
+        assert_eq!(failed.found[0].event_type, "payment.x");
+        let pending = query(Some(DeliveryStatus::Pending), None);
+        assert!(store.search_deliveries(&pending).unwrap().found.is_empty());
+        // A crash between writing the new entry and removing the old one.
+        store
+            .delivery_search
+            .insert(
+                keys::by_status(DeliveryStatus::Pending, d.id),
+                entry_value(d.endpoint_id, "payment.x"),
+            )
+            .unwrap();
+        assert!(store.search_deliveries(&pending).unwrap().found.is_empty());
+        assert_eq!(
+            store
+                .search_deliveries(&query(None, None))
+                .unwrap()
+                .found
+                .len(),
+            1
+        );
+        let other = store
+            .search_deliveries(&query(None, Some("user.*")))
+            .unwrap();
+        assert!(other.found.is_empty());
+    }
+}
