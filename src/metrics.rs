@@ -93,7 +93,7 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     fn new() -> Metrics {
         // Attempts and publishes: 1 ms to about 33 s. Latency spans retries,
-        // so its buckets reach about 3 days (1 s doubling 18 times).
+        // so its buckets go on doubling from 10 ms to about two days.
         let short = || Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let metrics = Metrics {
             registry: Registry::default(),

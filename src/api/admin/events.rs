@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::pagination;
 use crate::api::body::json_config;
 use crate::api::AppState;
-use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
+use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::filter::EventFilter;
 use crate::domain::Event;
@@ -202,23 +202,11 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     let mut limit = None;
     let mut cursor = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
-        let time = |v: &str| {
-            parse_rfc3339(v).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_time",
-                    format!("{name} must be an RFC 3339 UTC time"),
-                )
-            })
-        };
         match name.as_ref() {
-            "from" => from_ms = Some(time(&value)?),
-            "to" => to_ms = Some(time(&value)?),
+            "from" => from_ms = Some(pagination::time("from", &value)?),
+            "to" => to_ms = Some(pagination::time("to", &value)?),
             "type" => types.push(value.into_owned()),
-            "limit" => {
-                limit = Some(value.parse::<usize>().map_err(|_| {
-                    ApiError::invalid("invalid_limit", "limit must be a whole number")
-                })?)
-            }
+            "limit" => limit = Some(pagination::limit_number(&value)?),
             "cursor" => cursor = Some(value.into_owned()),
             other => {
                 return Err(ApiError::invalid(
@@ -228,14 +216,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
             }
         }
     }
-    if let (Some(from), Some(to)) = (from_ms, to_ms) {
-        if from > to {
-            return Err(ApiError::invalid(
-                "invalid_range",
-                "from must not be after to",
-            ));
-        }
-    }
+    pagination::check_range(from_ms, to_ms)?;
     let types = (!types.is_empty())
         .then(|| EventFilter::parse(&types))
         .transpose()
