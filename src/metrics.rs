@@ -298,3 +298,32 @@ impl Drop for InFlight {
         self.0.dec();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event_type::EventType;
+    use serde_json::json;
+
+    fn event(event_type: &str) -> Event {
+        let event_type = EventType::parse(event_type)
+            .or_else(|_| EventType::parse_operational(event_type))
+            .unwrap();
+        Event::new(&event_type, &json!({}), 1)
+    }
+
+    #[test]
+    fn an_event_tells_its_source() {
+        assert_eq!(Source::of(&event("order.created")), Source::Api);
+        assert_eq!(
+            Source::of(&event("hookd.delivery.failed")),
+            Source::Operational
+        );
+        let mut test = event("order.created");
+        test.test = true;
+        assert_eq!(Source::of(&test), Source::Test);
+        let mut inbound = event("order.created");
+        inbound.source = Some("partner:partner_01".into());
+        assert_eq!(Source::of(&inbound), Source::Partner);
+    }
+}

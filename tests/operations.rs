@@ -162,6 +162,31 @@ async fn metrics_move_with_publishing_and_delivery() {
     assert_eq!(sample(&text, "hookd_deliveries_held"), 1.0);
     assert_eq!(sample(&text, "hookd_endpoints{state=\"disabled\"}"), 1.0);
 
+    // A delivery that fails for good is completed as failed and emits an
+    // operational event.
+    daemon
+        .create_endpoint(
+            &failing.url,
+            &["refund.*"],
+            json!({"retry_schedule": ["0s"]}),
+        )
+        .await;
+    daemon.publish("refund.created", json!({})).await;
+    let text = wait_for("a failed delivery", Duration::from_secs(10), || async {
+        let text = scrape(&daemon).await;
+        let failed = sample(&text, "hookd_deliveries_completed_total{status=\"failed\"}");
+        let emitted = sample(
+            &text,
+            "hookd_events_published_total{source=\"operational\"}",
+        );
+        (failed == 1.0 && emitted == 1.0).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, "hookd_events_published_total{source=\"api\"}"),
+        3.0
+    );
+
     // The open counts are rebuilt from storage at the next start.
     let mut daemon = daemon;
     daemon.restart(&[]);
