@@ -190,8 +190,15 @@ async fn metrics_move_with_publishing_and_delivery() {
     // The open counts are rebuilt from storage at the next start.
     let mut daemon = daemon;
     daemon.restart(&[]);
-    let text = scrape(&daemon).await;
-    assert_eq!(sample(&text, "hookd_deliveries_held"), 1.0);
+    let text = wait_for(
+        "the open deliveries counted",
+        Duration::from_secs(10),
+        || async {
+            let text = scrape(&daemon).await;
+            (sample(&text, "hookd_deliveries_held") == 1.0).then_some(text)
+        },
+    )
+    .await;
     assert_eq!(sample(&text, "hookd_deliveries_pending"), 0.0);
 }
 

@@ -5,12 +5,12 @@
 use rand::Rng;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::open_count::Change;
 use super::search::entry_value;
 use super::{keys, Store, StoreError};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EventId};
-use crate::metrics::metrics;
 
 /// A new pending delivery of `event` to `endpoint`, due at the first slot of
 /// the endpoint's schedule (with jitter).
@@ -123,16 +123,22 @@ pub(super) fn insert_plain(
     event_type: &str,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
-    for (target, key, value) in records(delivery, event_type, bytes) {
-        let tree = match target {
-            Target::Deliveries => &store.deliveries,
-            Target::ByEndpoint => &store.endpoint_deliveries,
-            Target::ByEvent => &store.event_deliveries,
-            Target::Search => &store.delivery_search,
-            Target::Wheel => &store.wheel,
-        };
-        tree.insert(key, value)?;
-    }
-    metrics().delivery_moved(None, Some(delivery.status));
-    Ok(())
+    store.counted(|| {
+        for (target, key, value) in records(delivery, event_type, bytes) {
+            let tree = match target {
+                Target::Deliveries => &store.deliveries,
+                Target::ByEndpoint => &store.endpoint_deliveries,
+                Target::ByEvent => &store.event_deliveries,
+                Target::Search => &store.delivery_search,
+                Target::Wheel => &store.wheel,
+            };
+            tree.insert(key, value)?;
+        }
+        Ok(((), vec![search_entry(delivery)]))
+    })
+}
+
+/// The search entry a new delivery adds, for the open-delivery gauges.
+pub(super) fn search_entry(delivery: &Delivery) -> Change {
+    Change::Added(keys::by_status(delivery.status, delivery.id))
 }

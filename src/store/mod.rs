@@ -25,6 +25,7 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod open_count;
 mod partners;
 mod replays;
 mod retention;
@@ -109,6 +110,8 @@ pub struct Store {
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
     /// Disabled endpoints, counted with the subscribers, for the metrics.
     disabled_endpoints: Arc<AtomicUsize>,
+    /// How far the background count of open deliveries has got.
+    open_progress: Arc<open_count::OpenProgress>,
 }
 
 impl Store {
@@ -150,6 +153,7 @@ impl Store {
             durability,
             subscribers: Arc::default(),
             disabled_endpoints: Arc::default(),
+            open_progress: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
             db,

@@ -9,14 +9,13 @@ use std::collections::HashMap;
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::fanout::{fresh_delivery, DeliveryTrees};
+use super::fanout::{fresh_delivery, search_entry, DeliveryTrees};
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
 use crate::ids::{EndpointId, EventId, ReplayId};
-use crate::metrics::metrics;
 
 /// The events of one step and where the walk stands after them.
 struct Batch {
@@ -143,39 +142,44 @@ impl Store {
             &self.delivery_search,
             &self.wheel,
         );
-        let advanced = trees.transaction(
-            |(replays, deliveries, by_endpoint, by_event, search, wheel)| {
-                // Guards against two runners on one job: only the one that
-                // still sees the cursor it started from may write.
-                let Some(bytes) = replays.get(id.to_bytes())? else {
-                    return Ok(false);
-                };
-                let stored: ReplayJob =
-                    codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                if stored.cursor != job.cursor || stored.status != ReplayStatus::Running {
-                    return Ok(false);
-                }
-                let trees = DeliveryTrees {
-                    deliveries,
-                    by_endpoint,
-                    by_event,
-                    search,
-                    wheel,
-                };
-                for (bytes, delivery, event_type) in &fanout {
-                    trees.insert(delivery, event_type, bytes)?;
-                }
-                replays.insert(&id.to_bytes()[..], encoded.as_slice())?;
-                Ok(true)
-            },
-        )?;
+        let transaction = || {
+            trees.transaction(
+                |(replays, deliveries, by_endpoint, by_event, search, wheel)| {
+                    // Guards against two runners on one job: only the one that
+                    // still sees the cursor it started from may write.
+                    let Some(bytes) = replays.get(id.to_bytes())? else {
+                        return Ok(false);
+                    };
+                    let stored: ReplayJob =
+                        codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                    if stored.cursor != job.cursor || stored.status != ReplayStatus::Running {
+                        return Ok(false);
+                    }
+                    let trees = DeliveryTrees {
+                        deliveries,
+                        by_endpoint,
+                        by_event,
+                        search,
+                        wheel,
+                    };
+                    for (bytes, delivery, event_type) in &fanout {
+                        trees.insert(delivery, event_type, bytes)?;
+                    }
+                    replays.insert(&id.to_bytes()[..], encoded.as_slice())?;
+                    Ok(true)
+                },
+            )
+        };
+        let advanced = self.counted(|| {
+            let advanced = transaction()?;
+            let added = match advanced {
+                true => fanout.iter().map(|(_, d, _)| search_entry(d)).collect(),
+                false => Vec::new(),
+            };
+            Ok((advanced, added))
+        })?;
         match advanced {
-            true => {
-                for (_, delivery, _) in &fanout {
-                    metrics().delivery_moved(None, Some(delivery.status));
-                }
-                Ok(Some(updated))
-            }
+            true => Ok(Some(updated)),
             false => self.get_replay(id),
         }
     }

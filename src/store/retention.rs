@@ -89,7 +89,10 @@ impl Store {
                             attempts.remove(&keys::attempt(id, number)[..])?;
                         }
                         by_endpoint.remove(&keys::pair(delivery.endpoint_id, id)[..])?;
-                        search.remove(&keys::by_status(delivery.status, id)[..])?;
+                        // Every status: a crash can leave a stale entry behind.
+                        for status in DeliveryStatus::ALL {
+                            search.remove(&keys::by_status(status, id)[..])?;
+                        }
                     }
                     for id in owned {
                         by_event.remove(&keys::pair(*event, *id)[..])?;

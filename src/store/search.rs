@@ -7,10 +7,12 @@
 //! delivery's entry before its wheel entry; on a status change, the new
 //! entry after the record and before the old entry is removed. A crash can
 //! therefore leave a stale extra entry, never a missing one: searches check
-//! each hit against the record, and the start-up count repairs the open ones.
+//! each hit against the record, and retention removes every entry of a
+//! delivery it removes.
 
 use sled::IVec;
 
+use super::open_count::Change;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::{Delivery, DeliveryStatus};
@@ -94,17 +96,24 @@ impl Store {
         if from == to {
             return Ok(());
         }
-        let old = keys::by_status(from, id);
-        let value = match self.delivery_search.get(old)? {
-            Some(value) => Some(value),
-            None => self.rebuilt_value(id)?,
-        };
-        if let Some(value) = value {
-            self.delivery_search
-                .insert(keys::by_status(to, id), value)?;
-        }
-        self.delivery_search.remove(old)?;
-        metrics().delivery_moved(Some(from), Some(to));
+        let (old, new) = (keys::by_status(from, id), keys::by_status(to, id));
+        self.counted(|| {
+            let mut changes = Vec::with_capacity(2);
+            let value = match self.delivery_search.get(old)? {
+                Some(value) => {
+                    changes.push(Change::Removed(old));
+                    Some(value)
+                }
+                None => self.rebuilt_value(id)?,
+            };
+            if let Some(value) = value {
+                self.delivery_search.insert(new, value)?;
+                changes.push(Change::Added(new));
+            }
+            self.delivery_search.remove(old)?;
+            Ok(((), changes))
+        })?;
+        metrics().delivery_reached(to);
         Ok(())
     }
 
@@ -122,8 +131,8 @@ impl Store {
     }
 
     /// At open: builds the index once for a store written before it
-    /// existed, then counts the open deliveries for the metrics, dropping
-    /// stale open entries on the way.
+    /// existed (one pass over its deliveries), then starts counting the open
+    /// deliveries for the gauges in the background (`open_count.rs`).
     pub(super) fn prepare_search_index(&self) -> Result<(), StoreError> {
         if self.meta.get(BUILT_FLAG)?.is_none() {
             let mut built = 0u64;
@@ -145,28 +154,19 @@ impl Store {
                 tracing::info!(deliveries = built, "built the deliveries search index");
             }
         }
-        let pending = self.count_open(DeliveryStatus::Pending)?;
-        let held = self.count_open(DeliveryStatus::Held)?;
-        metrics().set_open_deliveries(pending, held);
-        Ok(())
-    }
-
-    fn count_open(&self, status: DeliveryStatus) -> Result<u64, StoreError> {
-        let mut count = 0;
-        let prefix = &keys::by_status(status, DeliveryId::from_u128(0))[..1];
-        for item in self.delivery_search.scan_prefix(prefix) {
-            let (key, _) = item?;
-            let Some((_, id)) = keys::parse_by_status(&key) else {
-                continue;
-            };
-            match self.get_delivery(id)? {
-                Some(delivery) if delivery.status == status => count += 1,
-                _ => {
-                    self.delivery_search.remove(key)?;
+        let store = self.clone();
+        // A thread that ends by itself once the count is done.
+        let spawned = std::thread::Builder::new()
+            .name("hookd-count".into())
+            .spawn(move || {
+                if let Err(error) = store.count_open() {
+                    tracing::error!(%error, "could not count the open deliveries");
                 }
-            }
+            });
+        if spawned.is_err() {
+            self.count_open()?;
         }
-        Ok(count)
+        Ok(())
     }
 
     /// One page of deliveries, newest first. Walks the index of the wanted
