@@ -426,4 +426,39 @@ mod tests {
             .unwrap();
         assert!(other.found.is_empty());
     }
+
+    #[test]
+    fn rare_matches_come_back_in_short_pages_that_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let wanted = delivery(DeliveryStatus::Failed, 1_000);
+        store
+            .deliveries
+            .insert(wanted.id.to_bytes(), codec::encode(&wanted).unwrap())
+            .unwrap();
+        store
+            .delivery_search
+            .insert(
+                keys::by_status(DeliveryStatus::Failed, wanted.id),
+                entry_value(wanted.endpoint_id, "rare.type"),
+            )
+            .unwrap();
+        // Newer entries that do not match, more than one request may examine.
+        for n in 0..SCAN_BUDGET as u64 + 10 {
+            let id = DeliveryId::generate(2_000 + n);
+            let key = keys::by_status(DeliveryStatus::Failed, id);
+            store
+                .delivery_search
+                .insert(key, entry_value(wanted.endpoint_id, "common.type"))
+                .unwrap();
+        }
+        let mut search = query(None, Some("rare.type"));
+        let first = store.search_deliveries(&search).unwrap();
+        assert!(first.found.is_empty());
+        search.before = Some(first.next.expect("a cursor to go on from"));
+        let second = store.search_deliveries(&search).unwrap();
+        assert_eq!(second.found.len(), 1);
+        assert_eq!(second.found[0].delivery.id, wanted.id);
+        assert_eq!(second.next, None);
+    }
 }
