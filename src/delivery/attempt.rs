@@ -149,7 +149,7 @@ mod tests {
 
     fn fixture(style: SignatureStyle, format: PayloadFormat) -> (Delivery, Event, Endpoint) {
         let event = Event {
-            id: EventId::generate(1_704_186_000_000),
+            id: EventId::lowest_at(1_704_186_000_000),
             event_type: "payment.success".into(),
             data_json: r#"{"amount":150.0,"user_name":"Juan Pérez"}"#.into(),
             source: None,

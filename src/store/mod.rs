@@ -29,7 +29,7 @@ mod retention;
 mod wheel;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use sled::transaction::TransactionError;
 use tokio::sync::Notify;
@@ -44,6 +44,7 @@ pub use wheel::WheelEntry;
 use crate::config::{Durability, StorageSettings};
 use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
+use crate::ids::{self, EventId};
 
 const SCHEMA_VERSION: u32 = 1;
 
@@ -98,7 +99,10 @@ pub struct Store {
     /// may expect (new deliveries, resumed or resent ones).
     wheel_changed: Arc<Notify>,
     /// Serialises publishes that carry an idempotency key (see `write_appends`).
-    idempotency_lock: Arc<std::sync::Mutex<()>>,
+    idempotency_lock: Arc<Mutex<()>>,
+    /// The last event inserted into the log; taken to mint event IDs in log
+    /// order (see `append_to_log`).
+    log_tail: Arc<Mutex<Option<EventId>>>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
@@ -142,11 +146,43 @@ impl Store {
             subscribers: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
+            log_tail: Arc::default(),
             db,
         };
         store.check_schema()?;
         store.reload_subscribers()?;
+        store.seed_ids()?;
         Ok(store)
+    }
+
+    /// Puts the ID generator past every stored ID, and the log's tail at the
+    /// last stored event, so IDs minted from now on sort after all of them.
+    fn seed_ids(&self) -> Result<(), StoreError> {
+        let last_key = |tree: &sled::Tree| -> Result<Option<u128>, StoreError> {
+            Ok(tree
+                .last()?
+                .and_then(|(key, _)| <[u8; 16]>::try_from(key.as_ref()).ok())
+                .map(u128::from_be_bytes))
+        };
+        let last_event = last_key(&self.events)?;
+        let trees = [
+            &self.endpoints,
+            &self.deliveries,
+            &self.replays,
+            &self.partners,
+        ];
+        let mut highest = last_event;
+        for tree in trees {
+            highest = highest.max(last_key(tree)?);
+        }
+        if let Some(highest) = highest {
+            ids::seed_past(highest);
+        }
+        *self
+            .log_tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = last_event.map(EventId::from_u128);
+        Ok(())
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
