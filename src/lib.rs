@@ -41,6 +41,7 @@ pub mod ids;
 pub mod operational;
 pub mod replay;
 pub mod retention;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 

@@ -19,6 +19,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::shutdown::ShutdownSource;
 use crate::store::Store;
 
 /// What every handler may use. Handlers reach storage only through `Store`.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub admin_tokens: Vec<String>,
     /// Caps open partner registrations per client address.
     pub registration_limiter: rate_limit::RateLimiter,
+    /// Gives the background tasks a request starts (replays) the stop signal.
+    pub shutdown: ShutdownSource,
 }
 
 pub struct Listeners {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
 use crate::config::Settings;
@@ -19,6 +19,7 @@ use crate::delivery::limits::{Job, Limits};
 use crate::delivery::worker::{run_attempt, AttemptContext};
 use crate::domain::{DeliveryStatus, Endpoint};
 use crate::ids::EndpointId;
+use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
 /// How many wheel entries one pass may claim before yielding to other work.
@@ -27,7 +28,7 @@ const CLAIM_BATCH: usize = 1024;
 pub struct Dispatcher {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub shutdown: watch::Receiver<bool>,
+    pub shutdown: Shutdown,
 }
 
 impl Dispatcher {
@@ -44,7 +45,7 @@ impl Dispatcher {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<EndpointId>();
         let wheel_changed = self.store.wheel_changed();
 
-        while !*self.shutdown.borrow() {
+        while !self.shutdown.is_requested() {
             while let Ok(endpoint) = done_rx.try_recv() {
                 limits.finished(endpoint);
             }
@@ -76,7 +77,7 @@ impl Dispatcher {
                 _ = wheel_changed.notified() => {}
                 Some(endpoint) = done_rx.recv() => limits.finished(endpoint),
                 _ = tokio::time::sleep(sleep) => {}
-                _ = self.shutdown.changed() => {}
+                _ = self.shutdown.requested() => {}
             }
         }
 

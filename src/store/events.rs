@@ -63,13 +63,8 @@ impl Store {
         default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<AppendOutcome, StoreError> {
-        let outcome = self.write_appends(
-            batch,
-            idempotency_key,
-            window_ms,
-            default_schedule,
-            now_ms,
-        )?;
+        let outcome =
+            self.write_appends(batch, idempotency_key, window_ms, default_schedule, now_ms)?;
         if !outcome.duplicate {
             self.commit().await?;
             self.wheel_changed.notify_one();
@@ -240,4 +235,3 @@ impl Store {
         Ok(page)
     }
 }
-

@@ -107,8 +107,17 @@ pub struct Store {
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
 
-impl Store {
-    pub fn open(settings: &StorageSettings) -> Result<Store, StoreError> {
+/// Owns the open store for as long as the process uses it, and closes it when
+/// dropped: a last flush, then the committer thread is stopped and joined, so
+/// the database is released before the process exits (or before another
+/// process opens the same directory). Everything else works on clones of
+/// [`StoreGuard::store`].
+pub struct StoreGuard {
+    store: Store,
+}
+
+impl StoreGuard {
+    pub fn open(settings: &StorageSettings) -> Result<StoreGuard, StoreError> {
         Self::open_at(
             &settings.data_dir.join("db"),
             settings.cache_capacity,
@@ -117,6 +126,31 @@ impl Store {
     }
 
     pub fn open_at(
+        path: &Path,
+        cache_capacity: u64,
+        durability: Durability,
+    ) -> Result<StoreGuard, StoreError> {
+        Ok(StoreGuard {
+            store: Store::open_at(path, cache_capacity, durability)?,
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+}
+
+impl Drop for StoreGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.store.flush_now() {
+            tracing::error!(%error, "last flush before closing the store failed");
+        }
+        self.store.committer.stop();
+    }
+}
+
+impl Store {
+    fn open_at(
         path: &Path,
         cache_capacity: u64,
         durability: Durability,
