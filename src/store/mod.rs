@@ -26,6 +26,8 @@ mod keys;
 mod partners;
 mod replays;
 mod retention;
+#[cfg(test)]
+pub(crate) mod testing;
 mod wheel;
 
 use std::path::Path;
