@@ -105,6 +105,11 @@ pub struct Store {
     /// The last event inserted into the log; taken to mint event IDs in log
     /// order (see `append_to_log`).
     log_tail: Arc<Mutex<Option<EventId>>>,
+    /// Taken by a retention batch and a replay step, each of which reads
+    /// events and their deliveries and then writes on what it read: so a
+    /// replay never schedules a delivery for an event retention is removing,
+    /// and retention never removes an event a replay just gave a delivery.
+    log_maintenance: Arc<Mutex<()>>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
@@ -183,6 +188,7 @@ impl Store {
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
             log_tail: Arc::default(),
+            log_maintenance: Arc::default(),
             db,
         };
         store.check_schema()?;
@@ -262,6 +268,13 @@ impl Store {
         tokio::task::spawn_blocking(move || work(store))
             .await
             .map_err(|e| StoreError::Unavailable(format!("blocking store work stopped: {e}")))?
+    }
+
+    /// Holds off the other of retention and replay (see `log_maintenance`).
+    fn exclusive_log_maintenance(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.log_maintenance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// What the dispatcher waits on besides its timer.
