@@ -7,9 +7,10 @@
 //! The path of one event, and the file that owns each step:
 //!
 //! - `api/admin/events.rs` validates a publish (`domain/`) and calls
-//!   `store/events.rs`, which writes the event, one delivery per matching
-//!   endpoint and their wheel entries in one transaction;
-//!   `store/committer.rs` flushes once for all waiting writers; then the 202.
+//!   `store/events.rs`, which gives the event its ID (`ids.rs`) and writes
+//!   it, one delivery per matching endpoint and their wheel entries with
+//!   plain inserts in a crash-safe order; `store/committer.rs` flushes once
+//!   for all waiting writers; then the 202.
 //! - `delivery/dispatcher.rs` wakes, claims due entries (`store/wheel.rs`)
 //!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
 //!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
@@ -28,7 +29,8 @@
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
 //! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
-//! `startup.rs` wires it all together.
+//! `startup.rs` wires it all together, and `shutdown.rs` stops the
+//! background tasks before the store is closed.
 
 pub mod api;
 pub mod cli;

@@ -1,6 +1,6 @@
 //! The HTTP surface, split by audience: the public listener (partners,
-//! inbound webhooks, health) and the on-box admin listener (`/api/v1`,
-//! metrics, console). Two `HttpServer`s, because one server serves one `App`.
+//! inbound webhooks, health) and the on-box admin listener (`/api/v1`).
+//! Two `HttpServer`s, because one server serves one `App`.
 
 mod admin;
 mod auth;
