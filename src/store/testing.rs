@@ -8,8 +8,8 @@ use super::{NewEvent, Store, StoreGuard};
 use crate::config::Durability;
 use crate::domain::event_type::EventType;
 use crate::domain::schedule::RetrySchedule;
-use crate::domain::{Delivery, Endpoint, Event, PayloadFormat, SignatureStyle};
-use crate::ids::{EndpointId, EventId};
+use crate::domain::{Delivery, Endpoint, Event};
+use crate::ids::EventId;
 
 /// A store in a fresh directory; keep both for the life of the test.
 pub fn temp_store() -> (TempDir, StoreGuard) {
@@ -21,30 +21,12 @@ pub fn temp_store() -> (TempDir, StoreGuard) {
 
 /// Saves an active endpoint subscribed to every event.
 pub async fn endpoint(store: &Store) -> Endpoint {
-    let endpoint = Endpoint {
-        id: EndpointId::generate(crate::clock::now_ms()),
-        url: "http://127.0.0.1:9/hook".into(),
-        events: vec!["*".into()],
-        secret: "test_secret_0123456789".into(),
-        previous_secret: None,
-        previous_secret_expires_ms: None,
-        active: true,
-        disabled_reason: None,
-        disabled_at_ms: None,
-        description: None,
-        signature_header: "X-Webhook-Signature".into(),
-        signature_style: SignatureStyle::Sha256Prefixed,
-        payload_format: PayloadFormat::Envelope,
-        retry_schedule: None,
-        timeout: None,
-        max_in_flight: None,
-        rate_limit_per_s: None,
-        debug_mode: false,
-        metadata_json: "{}".into(),
-        partner_id: None,
-        created_at_ms: 1,
-        updated_at_ms: 1,
-    };
+    let endpoint = Endpoint::new(
+        "http://127.0.0.1:9/hook".into(),
+        vec!["*".into()],
+        "test_secret_0123456789".into(),
+        crate::clock::now_ms(),
+    );
     store.save_endpoint(&endpoint).await.expect("save endpoint");
     endpoint
 }
