@@ -68,7 +68,7 @@ impl Dispatcher {
         let mut limits = Limits::new(delivery.max_in_flight_total, delivery.max_in_flight);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
         let wheel_changed = self.store.wheel_changed();
-        let mut held = HashSet::new();
+        let mut held = Held::new();
         let mut next_sweep = now_ms() + STRANDED_CLAIM_SWEEP_MS;
 
         while !self.shutdown.is_requested() {
@@ -134,8 +134,9 @@ impl Dispatcher {
     }
 
     /// Returns the claims no attempt holds to the wheel (see the module doc).
-    fn sweep_stranded_claims(&self, held: &HashSet<DeliveryId>, now: u64) {
-        match self.store.requeue_stranded_claims(held, now) {
+    fn sweep_stranded_claims(&self, held: &Held, now: u64) {
+        let is_held = |id, token| held.contains(&(id, token));
+        match self.store.requeue_stranded_claims(is_held, now) {
             Ok(0) => {}
             Ok(requeued) => {
                 tracing::warn!(requeued, "stranded claims are due again")
@@ -150,7 +151,7 @@ impl Dispatcher {
     fn claim_due(
         &self,
         limits: &mut Limits,
-        held: &mut HashSet<DeliveryId>,
+        held: &mut Held,
         active: &Active,
         now: u64,
     ) -> Result<usize, StoreError> {
@@ -198,7 +199,7 @@ impl Dispatcher {
                 }
                 Err(error) => return Err(error),
             };
-            held.insert(delivery.id);
+            held.insert((delivery.id, entry.due_ms));
             limits.enqueue(
                 endpoint.id,
                 Job {
@@ -244,7 +245,7 @@ impl Dispatcher {
     fn start_ready(
         &self,
         limits: &mut Limits,
-        held: &mut HashSet<DeliveryId>,
+        held: &mut Held,
         active: &Active,
         context: &Rc<AttemptContext>,
         done: &mpsc::UnboundedSender<Finished>,
@@ -257,7 +258,7 @@ impl Dispatcher {
                     .inactive_status(endpoint_id)
                     .unwrap_or(DeliveryStatus::Cancelled);
                 for job in limits.drain_waiting(endpoint_id) {
-                    held.remove(&job.delivery.id);
+                    held.remove(&(job.delivery.id, job.claim));
                     if let Err(error) = self.store.release_claim(job.delivery.id, status) {
                         tracing::error!(%error, "could not release a claim");
                     }
@@ -270,12 +271,12 @@ impl Dispatcher {
                         let context = Rc::clone(context);
                         let endpoint = endpoint.clone();
                         let done = done.clone();
-                        let delivery = job.delivery.id;
+                        let claim = (job.delivery.id, job.claim);
                         actix_web::rt::spawn(async move {
                             run_attempt(&context, job, endpoint).await;
                             let _ = done.send(Finished {
                                 endpoint: endpoint_id,
-                                delivery,
+                                claim,
                             });
                         });
                     }
@@ -302,16 +303,21 @@ impl Dispatcher {
 /// The active endpoints of one pass, by ID.
 type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
 
+/// The claims the dispatcher holds, as (delivery, claim token): a delivery
+/// retried at once can be claimed anew while its previous attempt is still
+/// winding down, and the two claims must not be confused.
+type Held = HashSet<(DeliveryId, u64)>;
+
 /// An attempt that has ended (recorded, or left its claim for the sweep).
 struct Finished {
     endpoint: EndpointId,
-    delivery: DeliveryId,
+    claim: (DeliveryId, u64),
 }
 
 impl Finished {
-    fn apply(self, limits: &mut Limits, held: &mut HashSet<DeliveryId>) {
+    fn apply(self, limits: &mut Limits, held: &mut Held) {
         limits.finished(self.endpoint);
-        held.remove(&self.delivery);
+        held.remove(&self.claim);
     }
 }
 
@@ -338,11 +344,7 @@ mod tests {
     }
 
     /// One pass of claiming, as `run` does it.
-    fn claim(
-        dispatcher: &Dispatcher,
-        held: &mut HashSet<DeliveryId>,
-        now: u64,
-    ) -> Result<usize, StoreError> {
+    fn claim(dispatcher: &Dispatcher, held: &mut Held, now: u64) -> Result<usize, StoreError> {
         let subscribers = dispatcher.store.subscribers();
         let active: Active = subscribers
             .iter()
@@ -360,8 +362,9 @@ mod tests {
         let now = now_ms();
         let (_, deliveries) = publish(&store, now).await;
         let delivery = deliveries[0].id;
+        let token = deliveries[0].next_attempt_ms.unwrap();
         let dispatcher = dispatcher(store.clone());
-        let mut held = HashSet::new();
+        let mut held = Held::new();
 
         // The delivery cannot be read once claimed: the pass fails after the claim.
         let original = store.overwrite_record(Record::Delivery(delivery), None);
@@ -369,23 +372,20 @@ mod tests {
         assert!(held.is_empty());
         assert_eq!(store.due_entries(now).count(), 0, "claimed, off the wheel");
 
-        // Healed, the sweep puts it back without a restart; a held claim stays.
+        // Healed, the sweep puts it back without a restart. A held claim
+        // stays; holding an earlier claim of the same delivery does not count.
         store.overwrite_record(Record::Delivery(delivery), original.as_deref());
-        let later = now + 1;
-        assert_eq!(
-            store
-                .requeue_stranded_claims(&HashSet::from([delivery]), later)
-                .unwrap(),
-            0
-        );
-        dispatcher.sweep_stranded_claims(&held, later);
+        let later = token + 1;
+        let held_now = |id, t| id == delivery && t == token;
+        assert_eq!(store.requeue_stranded_claims(held_now, later).unwrap(), 0);
+        dispatcher.sweep_stranded_claims(&Held::from([(delivery, token - 1)]), later);
         let due: Vec<_> = store
             .due_entries(later)
             .map(|e| e.unwrap().delivery)
             .collect();
         assert_eq!(due, [delivery]);
         assert_eq!(claim(&dispatcher, &mut held, later).unwrap(), 1);
-        assert!(held.contains(&delivery));
+        assert!(held.contains(&(delivery, later)));
     }
 
     #[actix_web::test]
@@ -412,17 +412,14 @@ mod tests {
         store
             .record_attempt(delivery.id, 0, &attempt, AttemptOutcome::RetryAt(retry_at))
             .unwrap();
-        assert_eq!(
-            store.requeue_stranded_claims(&HashSet::new(), now).unwrap(),
-            0
-        );
+        assert_eq!(store.requeue_stranded_claims(|_, _| false, now).unwrap(), 0);
         let due: Vec<_> = store
             .due_entries(retry_at)
             .map(|e| e.unwrap().due_ms)
             .collect();
         assert_eq!(due, [retry_at]);
         assert_eq!(
-            store.requeue_stranded_claims(&HashSet::new(), now).unwrap(),
+            store.requeue_stranded_claims(|_, _| false, now).unwrap(),
             0,
             "claim gone"
         );
@@ -437,7 +434,7 @@ mod tests {
         let (event, deliveries) = publish(&store, now).await;
         let delivery = deliveries[0].id;
         store.overwrite_record(Record::Event(event), None);
-        let mut held = HashSet::new();
+        let mut held = Held::new();
 
         assert_eq!(
             claim(&dispatcher(store.clone()), &mut held, now).unwrap(),
@@ -449,7 +446,7 @@ mod tests {
         let attempts = store.attempts_of(delivery).unwrap();
         let error = attempts[0].error.as_deref().unwrap();
         assert!(error.contains("stored event cannot be read"), "{error}");
-        assert_eq!(store.requeue_stranded_claims(&held, now).unwrap(), 0);
+        assert_eq!(store.requeue_stranded_claims(|_, _| false, now).unwrap(), 0);
         assert_eq!(store.due_entries(now + 3_600_000).count(), 0);
     }
 }

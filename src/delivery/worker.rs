@@ -100,7 +100,8 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {
-            // The claim stays in place, so the attempt is made again after a restart.
+            // The claim stays in place: the dispatcher's sweep of stranded
+            // claims puts the delivery back on the wheel.
             tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
             return;
         }

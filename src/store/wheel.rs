@@ -7,8 +7,6 @@
 //! or recorded (a store error), the dispatcher's sweep puts it back with
 //! [`Store::requeue_stranded_claims`]: at least once, never zero times.
 
-use std::collections::HashSet;
-
 use super::{keys, Store, StoreError};
 use crate::domain::DeliveryStatus;
 use crate::ids::{DeliveryId, EndpointId};
@@ -73,20 +71,20 @@ impl Store {
     /// Returns every claimed delivery to the wheel, due at `now_ms`. Run once
     /// at start-up, before the dispatcher, for attempts a crash interrupted.
     pub fn requeue_claimed(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let requeued = self.requeue_stranded_claims(&HashSet::new(), now_ms)?;
+        let requeued = self.requeue_stranded_claims(|_, _| false, now_ms)?;
         self.flush_now()?;
         Ok(requeued)
     }
 
-    /// Returns to the wheel, due at `now_ms`, every claimed delivery not in
-    /// `held` (the claims whose attempts are waiting or running): an attempt
-    /// that could not be started or recorded left its claim behind. A
+    /// Returns to the wheel, due at `now_ms`, every claimed delivery whose
+    /// claim (delivery, token) is not `held` (waiting for or in its attempt):
+    /// an attempt that could not be started or recorded left it behind. A
     /// delivery that is no longer pending only loses its claim; one already
     /// back on the wheel (its attempt was recorded up to the claim's removal)
     /// is not put there twice.
     pub fn requeue_stranded_claims(
         &self,
-        held: &HashSet<DeliveryId>,
+        held: impl Fn(DeliveryId, u64) -> bool,
         now_ms: u64,
     ) -> Result<usize, StoreError> {
         let mut requeued = 0;
@@ -96,7 +94,8 @@ impl Store {
                 continue;
             };
             let id = DeliveryId::from_bytes(bytes);
-            if held.contains(&id) {
+            let token = <[u8; 8]>::try_from(claim.as_ref()).map(u64::from_be_bytes);
+            if token.is_ok_and(|token| held(id, token)) {
                 continue;
             }
             let pending = match self.get_delivery(id) {
