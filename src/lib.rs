@@ -23,12 +23,12 @@
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
-//! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
+//! - Partners: `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
-//! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
+//! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
 //! `startup.rs` wires it all together, and `shutdown.rs` stops the
 //! background tasks before the store is closed.
 

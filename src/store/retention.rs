@@ -1,4 +1,4 @@
-//! Retention (SPEC §9): removing old events with their finished deliveries,
+//! Retention: removing old events with their finished deliveries,
 //! attempts and index entries, a small batch per transaction, and expiring
 //! old idempotency records. An event that still has an open (pending or
 //! held) delivery is kept whole, so nothing owed is ever lost. A batch and

@@ -1,4 +1,4 @@
-//! `/api/v1/replay`: validates a replay request (SPEC §6), stores it as a
+//! `/api/v1/replay`: validates a replay request (docs/api.md, Replay), stores it as a
 //! job and hands it to the background runner; and reports a job's progress.
 //! Every check happens before the job is stored, so a bad request schedules
 //! nothing.
