@@ -643,12 +643,10 @@ async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> 
         }
         left -= n;
     }
-    store.flush_now().map_err(err)?;
-    // The guard stops the committer thread, the last holder of the database,
-    // so the daemon's open finds it released.
+    // Closing flushes and stops the committer thread, the last holder of
+    // the database, so the daemon's open finds it released.
     drop(store);
-    drop(guard);
-    Ok(())
+    guard.close().map_err(err)
 }
 
 // ---------------------------------------------------------------------------

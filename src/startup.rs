@@ -143,10 +143,9 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     // The listeners finish their requests while the background tasks (the
     // dispatcher, the retention sweep, replays) stop; only then is the store
-    // closed, by dropping its guard.
+    // closed: flushed, and the committer thread joined.
     tokio::join!(public.stop(true), admin.stop(true), stopper.stop());
-    store.flush_now()?;
-    drop(guard);
+    guard.close()?;
     tracing::info!("stopped");
     Ok(())
 }

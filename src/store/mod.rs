@@ -121,6 +121,7 @@ pub struct Store {
 /// [`StoreGuard::store`].
 pub struct StoreGuard {
     store: Store,
+    closed: bool,
 }
 
 impl StoreGuard {
@@ -139,20 +140,34 @@ impl StoreGuard {
     ) -> Result<StoreGuard, StoreError> {
         Ok(StoreGuard {
             store: Store::open_at(path, cache_capacity, durability)?,
+            closed: false,
         })
     }
 
     pub fn store(&self) -> Store {
         self.store.clone()
     }
+
+    /// Closes the store now, returning the last flush's error.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<(), StoreError> {
+        if std::mem::replace(&mut self.closed, true) {
+            return Ok(());
+        }
+        let flushed = self.store.flush_now();
+        self.store.committer.stop();
+        flushed
+    }
 }
 
 impl Drop for StoreGuard {
     fn drop(&mut self) {
-        if let Err(error) = self.store.flush_now() {
+        if let Err(error) = self.shut() {
             tracing::error!(%error, "last flush before closing the store failed");
         }
-        self.store.committer.stop();
     }
 }
 
