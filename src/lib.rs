@@ -22,11 +22,13 @@
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
-//! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
+//! - Partners (the partner protocol): `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
+//! `cli/` is the command line: `serve`, `check-config`, and the operator's
+//! admin commands, which call the admin API through `cli/client.rs`.
 //! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
 //! `startup.rs` wires it all together.
 
