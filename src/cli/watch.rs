@@ -4,14 +4,14 @@
 //! a terminal and as plain lines when piped.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::admin::EVENT_COLUMNS;
 use super::client::{AdminClient, Call, CliError};
 use super::output::{cell, Output};
-use crate::clock::{format_rfc3339, now_ms};
+use crate::clock::now_ms;
 
 /// How long to wait before asking again when there was nothing new.
 const POLL: Duration = Duration::from_millis(500);
@@ -22,7 +22,10 @@ const TAIL_PAGE: u32 = 1000;
 /// Prints events published from now on as they come, until interrupted:
 /// one table line each, or one JSON object per line with `--json`.
 pub async fn tail(client: &AdminClient, types: &[String], json: bool) -> Result<(), CliError> {
-    let start = format_rfc3339(now_ms());
+    // To the millisecond: an event published in the same second just
+    // before the tail started is not new.
+    let start =
+        humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(now_ms())).to_string();
     eprintln!("following events from {start} (Ctrl-C to stop)");
     let mut last: Option<String> = None;
     loop {
