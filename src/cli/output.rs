@@ -1,6 +1,8 @@
 //! What an admin command prints: the API's JSON as it came with `--json`,
 //! otherwise plain aligned tables (as `kubectl get` prints them).
 
+use std::io::Write;
+
 use comfy_table::{presets::NOTHING, Table};
 use serde_json::Value;
 
@@ -25,26 +27,33 @@ impl Output {
                 Output::Printed => return,
             };
             if !value.is_null() {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(value).unwrap_or_default()
-                );
+                emit(&serde_json::to_string_pretty(value).unwrap_or_default());
             }
             return;
         }
         match self {
             Output::List(page, columns) => {
                 let items = page["data"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                println!("{}", list(items, columns));
+                emit(&list(items, columns));
                 if let Some(cursor) = page["next_cursor"].as_str() {
                     eprintln!("more: --cursor {cursor}");
                 }
             }
-            Output::Record(value) => println!("{}", record(value)),
-            Output::Message(_, message) => println!("{message}"),
+            Output::Record(value) => {
+                emit(&record(value));
+            }
+            Output::Message(_, message) => {
+                emit(message);
+            }
             Output::Printed => {}
         }
     }
+}
+
+/// Writes a line to stdout; false once nobody reads it (`| head` closed the
+/// pipe), where `println!` would panic.
+pub fn emit(line: &str) -> bool {
+    writeln!(std::io::stdout(), "{line}").is_ok()
 }
 
 fn plain_table() -> Table {

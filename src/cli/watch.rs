@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::admin::EVENT_COLUMNS;
 use super::client::{AdminClient, Call, CliError};
-use super::output::{cell, Output};
+use super::output::{cell, emit, Output};
 use crate::clock::now_ms;
 
 /// How long to wait before asking again when there was nothing new.
@@ -40,15 +40,18 @@ pub async fn tail(client: &AdminClient, types: &[String], json: bool) -> Result<
         let page = client.send(call).await?;
         let events = page["data"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         for event in events {
-            if json {
-                println!("{event}");
+            let line = if json {
+                event.to_string()
             } else {
-                let line: Vec<String> = EVENT_COLUMNS
+                let fields: Vec<String> = EVENT_COLUMNS
                     .iter()
                     .map(|(_, field)| cell(&event[*field]))
                     .chain([event["data"].to_string()])
                     .collect();
-                println!("{}", line.join("  "));
+                fields.join("  ")
+            };
+            if !emit(&line) {
+                return Ok(());
             }
         }
         if let Some(id) = events.last().and_then(|e| e["id"].as_str()) {
@@ -85,7 +88,9 @@ pub async fn replay(client: &AdminClient, id: &str, json: bool) -> Result<Output
                 bar.set_message(format!("{} {counts}", cell(&job["status"])));
             }
             // Piped: a line whenever something changed, nothing otherwise.
-            None if line != last_line && !json => println!("{line}"),
+            None if line != last_line && !json => {
+                emit(&line);
+            }
             None => {}
         }
         last_line = line;
