@@ -100,10 +100,11 @@ async fn endpoints(client: &AdminClient, command: EndpointsCommand) -> Result<Ou
             events,
             description,
         } => {
-            let mut body = json!({"url": url, "events": events});
-            if let Some(description) = description {
-                body["description"] = json!(description);
-            }
+            let body = given_fields([
+                ("url", Some(Value::from(url))),
+                ("events", Some(Value::from(events))),
+                ("description", description.map(Value::from)),
+            ]);
             Output::Record(
                 client
                     .send(Call::new(Method::POST, "/webhooks").body(body))
@@ -116,18 +117,12 @@ async fn endpoints(client: &AdminClient, command: EndpointsCommand) -> Result<Ou
             events,
             description,
         } => {
-            let mut body = Map::new();
-            let fields = [
+            let body = given_fields([
                 ("url", url.map(Value::from)),
                 ("events", events.map(Value::from)),
                 ("description", description.map(Value::from)),
-            ];
-            for (name, value) in fields {
-                if let Some(value) = value {
-                    body.insert(name.into(), value);
-                }
-            }
-            Output::Record(client.send(patch(&id, Value::Object(body))).await?)
+            ]);
+            Output::Record(client.send(patch(&id, body)).await?)
         }
         EndpointsCommand::Delete { id } => {
             let answer = client.send(Call::new(Method::DELETE, path(&id))).await?;
@@ -155,10 +150,7 @@ async fn endpoints(client: &AdminClient, command: EndpointsCommand) -> Result<Ou
             Output::Message(answer, message)
         }
         EndpointsCommand::RotateSecret { id, grace } => {
-            let mut body = json!({});
-            if let Some(grace) = grace {
-                body["grace"] = json!(grace);
-            }
+            let body = given_fields([("grace", grace.map(Value::from))]);
             let call = Call::new(Method::POST, format!("/webhooks/{id}/secret/rotate")).body(body);
             Output::Record(client.send(call).await?)
         }
@@ -285,21 +277,15 @@ async fn replay(
             endpoint_ids,
             only_failed,
         } => {
-            let mut body = Map::new();
-            let fields = [
+            let body = given_fields([
                 ("from", from.map(Value::from)),
                 ("to", to.map(Value::from)),
                 ("event_ids", non_empty(event_ids)),
                 ("types", non_empty(types)),
                 ("endpoint_ids", non_empty(endpoint_ids)),
                 ("only_failed", only_failed.then_some(Value::Bool(true))),
-            ];
-            for (name, value) in fields {
-                if let Some(value) = value {
-                    body.insert(name.into(), value);
-                }
-            }
-            let call = Call::new(Method::POST, "/replay").body(Value::Object(body));
+            ]);
+            let call = Call::new(Method::POST, "/replay").body(body);
             Output::Record(client.send(call).await?)
         }
         ReplayCommand::Status { id, wait: true } => watch::replay(client, &id, json).await?,
@@ -308,6 +294,17 @@ async fn replay(
         }
     };
     Ok(output)
+}
+
+/// A JSON object of the fields that were given: a flag left out stays out
+/// of the body, so the API applies its own default (or, for a PATCH, keeps
+/// the current value).
+fn given_fields<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    let object: Map<String, Value> = fields
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value?)))
+        .collect();
+    Value::Object(object)
 }
 
 fn non_empty(list: Vec<String>) -> Option<Value> {
