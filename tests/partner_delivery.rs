@@ -1,6 +1,6 @@
 //! Black-box tests of deliveries to a partner: what a receiver written from
 //! the partner protocol checks (re-serialized canonical JSON, raw body, flat
-//! payload). The guide's own receiver code runs in `compat.rs`.
+//! payload). The guide's own receiver code runs in `compat_partner.rs`.
 
 mod common;
 
