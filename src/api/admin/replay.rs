@@ -57,6 +57,8 @@ pub struct ReplayView {
     deliveries_scheduled: u64,
     /// Pairs left out because their endpoint is disabled.
     skipped: u64,
+    /// How far the job has got, from 0 to 1.
+    progress: f64,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -74,6 +76,7 @@ impl ReplayView {
             events_matched: job.events_matched,
             deliveries_scheduled: job.deliveries_scheduled,
             skipped: job.skipped_disabled,
+            progress: job.progress(),
             created_at: format_rfc3339(job.created_at_ms),
             finished_at: job.finished_at_ms.map(format_rfc3339),
             error: job
@@ -96,9 +99,14 @@ pub(crate) async fn create(
     let job = ReplayJob::new(request, now);
     state.store.create_replay(&job).await?;
     tracing::info!(replay = %job.id, "replay accepted");
-    let current = replay::start(state.store.clone(), state.settings.clone(), job.id)
-        .await
-        .unwrap_or(job);
+    let current = replay::start(
+        state.store.clone(),
+        state.settings.clone(),
+        job.id,
+        state.shutdown.handle(),
+    )
+    .await
+    .unwrap_or(job);
     Ok(HttpResponse::Accepted().json(ReplayView::of(&current)))
 }
 
