@@ -13,7 +13,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::admin::{deliveries, endpoints, events, partners as admin_partners, replay};
+use super::admin::{
+    deliveries, delivery_search, endpoints, events, metrics, partners as admin_partners, replay,
+    stats,
+};
 use super::{inbound, partners};
 use crate::error::ErrorBody;
 
@@ -57,6 +60,9 @@ const PARTNER_SELF: &str = "/partners/me";
         deliveries::retry,
         deliveries::list_for_endpoint,
         deliveries::send_test,
+        delivery_search::search,
+        stats::stats,
+        metrics::scrape,
         replay::create,
         replay::get,
         admin_partners::list,

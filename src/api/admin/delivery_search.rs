@@ -6,6 +6,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::pagination;
 use crate::api::AppState;
@@ -19,22 +20,26 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config.route("/deliveries", web::get().to(search));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryList {
     pub data: Vec<DeliveryItem>,
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryItem {
     pub id: String,
     pub event_id: String,
     pub event_type: String,
     pub endpoint_id: String,
+    #[schema(value_type = DeliveryStatus)]
     pub status: &'static str,
     pub attempts: u32,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
 }
 
@@ -55,6 +60,19 @@ impl From<FoundDelivery> for DeliveryItem {
     }
 }
 
+/// Every delivery, newest first.
+#[utoipa::path(operation_id = "search_deliveries", get, path = "/api/v1/deliveries", tag = "admin",
+    params(
+        ("status" = Option<DeliveryStatus>, Query, description = "Only deliveries in this state"),
+        ("endpoint_id" = Option<String>, Query, description = "Only deliveries to this endpoint"),
+        ("event_type" = Option<Vec<String>>, Query, explode = true,
+            description = "Event types or categories (`payment.*`); repeat for several"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Created at or after this time"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Created before this time"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "How many items to return"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "One page of deliveries", body = DeliveryList)))]
 pub async fn search(
     state: web::Data<AppState>,
     request: HttpRequest,

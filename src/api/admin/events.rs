@@ -340,6 +340,8 @@ impl EventView {
             description = "Event types or categories (`payment.*`); repeat for several"),
         ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "How many items to return"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("after" = Option<String>, Query,
+            description = "Only events strictly after this event ID (`evt_…`), to follow the log"),
     ),
     responses((status = 200, description = "One page of events", body = Page<EventView>)))]
 pub(crate) async fn list(

@@ -11,6 +11,9 @@ use crate::metrics::metrics;
 /// OpenMetrics text, which Prometheus asks for and parses with full types.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+#[utoipa::path(operation_id = "scrape_metrics", get, path = "/metrics", tag = "admin",
+    responses((status = 200, description = "Prometheus metrics", body = String,
+        content_type = "application/openmetrics-text")))]
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let (active, disabled) = state.store.endpoint_counts();
     let text = metrics().render(active, disabled, state.store.size_on_disk());

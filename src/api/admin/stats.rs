@@ -4,12 +4,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::pagination;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::duration::parse_duration;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::ids::EndpointId;
 use crate::stats::{attempt_stats, EndpointWindow, MAX_WINDOW_MINUTES};
 
@@ -19,13 +20,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config.route("/stats", web::get().to(stats));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
     pub window_seconds: u64,
     pub endpoints: Vec<EndpointStats>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointStats {
     pub endpoint_id: String,
     pub attempts: u64,
@@ -35,14 +36,17 @@ pub struct EndpointStats {
     pub success_rate: Option<f64>,
     pub p50_ms: Option<u64>,
     pub p99_ms: Option<u64>,
+    #[schema(format = DateTime)]
     pub last_success_at: Option<String>,
+    #[schema(format = DateTime)]
     pub last_failure_at: Option<String>,
     pub per_minute: Vec<MinuteStats>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MinuteStats {
     /// The minute's start.
+    #[schema(format = DateTime)]
     pub at: String,
     pub attempts: u64,
     pub failures: u64,
@@ -73,6 +77,16 @@ impl EndpointStats {
     }
 }
 
+/// Per endpoint, what its attempts did over a recent window.
+#[utoipa::path(operation_id = "get_stats", get, path = "/api/v1/stats", tag = "admin",
+    params(
+        ("window" = Option<String>, Query, description = "A duration from 1m to 24h, e.g. `15m`; `1h` by default"),
+        ("endpoint_id" = Option<String>, Query, description = "Only this endpoint"),
+    ),
+    responses(
+        (status = 200, description = "Figures per endpoint", body = Stats),
+        (status = 404, description = "No endpoint with that id", body = ErrorBody),
+    ))]
 pub async fn stats(
     state: web::Data<AppState>,
     request: HttpRequest,
