@@ -396,6 +396,9 @@ async fn phone_layout(browser: &Browser) {
                 json!(0),
                 "{page} scrolls sideways at {width}×{height}"
             );
+            if width < 500 && page == "endpoints" {
+                browser.screenshot("console-phone-endpoints").await;
+            }
         }
     }
 }

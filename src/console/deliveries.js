@@ -62,15 +62,24 @@ export async function render(page, _params, search) {
       time(d.updated_at),
       retryButton(d, status, reload),
     ]);
-    results.replaceChildren(rows.length ? table(COLUMNS, rows, 'Deliveries') : h('p', { class: 'empty' }, 'No deliveries match.'));
+    const next = found.next_cursor
+      ? h('a', { href: `#/deliveries${query({ ...filtersOf(search), cursor: found.next_cursor })}` }, 'Next page')
+      : null;
+    results.replaceChildren(rows.length ? table(COLUMNS, rows, 'Deliveries') : h('p', { class: 'empty' }, 'No deliveries match.'),
+      h('div', { class: 'buttons' }, search.get('cursor') ? h('a', { href: `#/deliveries${query(filtersOf(search))}` }, 'First page') : null, next));
   };
   await show();
 }
 
+function filtersOf(search) {
+  return { status: search.get('status'), endpoint_id: search.get('endpoint_id'), event_type: search.get('event_type') };
+}
+
 /** One page from the search route, or from the endpoint's list without it. */
 async function searchDeliveries(search) {
-  const filters = { status: search.get('status'), endpoint_id: search.get('endpoint_id'), event_type: search.get('event_type') };
-  const found = await optional(`/deliveries${query({ ...filters, limit: 100 })}`);
+  const filters = filtersOf(search);
+  const cursor = search.get('cursor');
+  const found = await optional(`/deliveries${query({ ...filters, cursor, limit: 100 })}`);
   if (found || !filters.endpoint_id) return found;
-  return api('GET', `/webhooks/${encodeURIComponent(filters.endpoint_id)}/deliveries${query({ status: filters.status, limit: 100 })}`);
+  return api('GET', `/webhooks/${encodeURIComponent(filters.endpoint_id)}/deliveries${query({ status: filters.status, cursor, limit: 100 })}`);
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/replay`: lists jobs; validates a replay request (SPEC §6), stores it as a
+//! `/api/v1/replay`: lists jobs; validates a replay request, stores it as a
 //! job and hands it to the background runner; and reports a job's progress.
 //! Every check happens before the job is stored, so a bad request schedules
 //! nothing.
