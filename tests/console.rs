@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fantoccini::key::Key;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
@@ -32,12 +33,8 @@ async fn console_is_served_safely_from_the_binary() {
             .expect("request");
         assert_eq!(response.status().as_u16(), 200, "{path}");
         let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
+            let value = response.headers().get(name).and_then(|v| v.to_str().ok());
+            value.unwrap_or("").to_string()
         };
         assert_eq!(header("content-type"), content_type, "{path}");
         let policy = header("content-security-policy");
@@ -53,18 +50,10 @@ async fn console_is_served_safely_from_the_binary() {
             assert!(!html.contains("http://") && !html.contains("https://"));
         }
     }
-    let (status, _) = daemon
-        .request(
-            "GET",
-            &format!("{}/console/../config.toml", daemon.admin),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
-    let (status, _) = daemon
-        .request("GET", &format!("{}/", daemon.public), None, None)
-        .await;
+    let outside = format!("{}/console/../config.toml", daemon.admin);
+    assert_eq!(daemon.request("GET", &outside, None, None).await.0, 404);
+    let public = format!("{}/", daemon.public);
+    let (status, _) = daemon.request("GET", &public, None, None).await;
     assert_eq!(status, 404, "the console is on the admin listener only");
 }
 
@@ -90,66 +79,44 @@ async fn walk_through(browser: &Browser, daemon: &Daemon) {
     send_test_event(browser, &receiver).await;
     browser.screenshot("console-endpoints").await;
     resend_from_event_log(browser, daemon, &receiver, &endpoint).await;
-    failed_delivery_and_markup(browser, daemon).await;
+    let failing = failed_delivery_and_markup(browser, daemon).await;
+    row_actions(browser, daemon, &failing).await;
     other_pages(browser).await;
-    phone_layout(browser).await;
+    layouts(browser).await;
     sign_out(browser).await;
 }
 
 async fn sign_in(browser: &Browser, daemon: &Daemon) {
     browser.goto(&format!("{}/", daemon.admin)).await;
     browser.fill("Admin token", "not-the-token").await;
-    browser
-        .button("Sign in")
-        .await
-        .click()
-        .await
-        .expect("click");
+    browser.press("Sign in").await;
     browser.wait_text("Invalid token").await;
     // By keyboard: type the token and press Enter.
     let field = browser.labelled("Admin token").await;
-    assert_eq!(
-        field.attr("type").await.expect("attr").as_deref(),
-        Some("password")
-    );
+    let kind = field.attr("type").await.expect("attr");
+    assert_eq!(kind.as_deref(), Some("password"));
     field.clear().await.expect("clear");
-    field
-        .send_keys(&format!(
-            "{ADMIN_TOKEN}{}",
-            char::from(fantoccini::key::Key::Enter)
-        ))
-        .await
-        .expect("type");
+    let typed = format!("{ADMIN_TOKEN}{}", char::from(Key::Enter));
+    field.send_keys(&typed).await.expect("type");
     browser.find("//h1[normalize-space()='Endpoints']").await;
     browser.button("Sign out").await;
-    let stored = browser
-        .script("return sessionStorage.getItem('hookd.admin-token')")
-        .await;
-    assert_eq!(stored, json!(ADMIN_TOKEN));
+    let stored = "return sessionStorage.getItem('hookd.admin-token')";
+    assert_eq!(browser.script(stored).await, json!(ADMIN_TOKEN));
     let cookies = browser.script("return document.cookie").await;
     assert_eq!(cookies, json!(""), "no cookie");
 }
 
 async fn create_endpoint(browser: &Browser, daemon: &Daemon, receiver: &Receiver) -> Value {
     browser
-        .find("//summary[normalize-space()='New endpoint']")
-        .await
-        .click()
-        .await
-        .expect("open");
+        .click("//summary[normalize-space()='New endpoint']")
+        .await;
     browser.fill("URL", &receiver.url).await;
     browser.fill("Events", "user.created, order.*").await;
     browser.fill("Description", "console test receiver").await;
-    browser
-        .button("Create endpoint")
-        .await
-        .click()
-        .await
-        .expect("create");
+    browser.press("Create endpoint").await;
     browser.wait_text("signing secret").await;
-    browser
-        .find(&format!("//td//span[normalize-space()='{}']", receiver.url))
-        .await;
+    let row = format!("//td//span[normalize-space()='{}']", receiver.url);
+    browser.find(&row).await;
     let (_, list) = daemon.api("GET", "/webhooks", None).await;
     let endpoint = list["data"][0].clone();
     assert_eq!(endpoint["url"], json!(receiver.url));
@@ -159,12 +126,7 @@ async fn create_endpoint(browser: &Browser, daemon: &Daemon, receiver: &Receiver
 }
 
 async fn send_test_event(browser: &Browser, receiver: &Receiver) {
-    browser
-        .button("Send test event")
-        .await
-        .click()
-        .await
-        .expect("test");
+    browser.press("Send test event").await;
     wait_count(receiver, 1).await;
     let body = receiver.received()[0].json();
     assert_eq!(body["type"], json!("user.created"));
@@ -173,10 +135,8 @@ async fn send_test_event(browser: &Browser, receiver: &Receiver) {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    now.expect("clock").as_secs()
 }
 
 /// Publishes, then waits for the clock's next second, so a search from that
@@ -191,6 +151,16 @@ async fn publish_then_next_second(daemon: &Daemon, event_type: &str) -> Value {
     event
 }
 
+/// One second after an RFC 3339 time (`to` is exclusive).
+fn second_after(event: &Value) -> String {
+    let at = humantime::parse_rfc3339(event["created_at"].as_str().expect("time"));
+    humantime::format_rfc3339_seconds(at.expect("time") + Duration::from_secs(1)).to_string()
+}
+
+fn id(event: &Value) -> String {
+    event["id"].as_str().expect("id").to_string()
+}
+
 async fn resend_from_event_log(
     browser: &Browser,
     daemon: &Daemon,
@@ -203,91 +173,52 @@ async fn resend_from_event_log(
     let second = daemon.publish("user.created", json!({"n": 4})).await;
     wait_count(receiver, 5).await;
 
-    browser
-        .find("//nav//a[normalize-space()='Event log']")
-        .await
-        .click()
-        .await
-        .expect("nav");
-    browser.find("//h1[normalize-space()='Event log']").await;
+    browser.open("Event log").await;
     let from = first["created_at"].as_str().expect("time");
     browser.fill("From", from).await;
-    browser
-        .fill(
-            "To",
-            &format_after(second["created_at"].as_str().expect("time")),
-        )
-        .await;
+    browser.fill("To", &second_after(&second)).await;
     browser.fill("Event type", "user.created").await;
-    browser
-        .button("Search")
-        .await
-        .click()
-        .await
-        .expect("search");
-    let id = |event: &Value| event["id"].as_str().expect("id").to_string();
+    browser.press("Search").await;
     browser
         .find(&format!("//a[normalize-space()='{}']", id(&second)))
         .await;
     let shown = browser
         .script("return [...document.querySelectorAll('tbody a')].map(a => a.textContent)")
         .await;
-    assert_eq!(
-        shown,
-        json!([id(&first), id(&second)]),
-        "range and type filter"
-    );
+    let wanted = json!([id(&first), id(&second)]);
+    assert_eq!(shown, wanted, "range and type filter");
     for left_out in [&before_range, &other_type] {
         assert!(!shown.to_string().contains(&id(left_out)));
     }
 
     for event in [&first, &second] {
-        browser
-            .labelled(&format!("Select {}", id(event)))
-            .await
-            .click()
-            .await
-            .expect("tick");
+        let select = format!("Select {}", id(event));
+        browser.labelled(&select).await.click().await.expect("tick");
     }
-    browser
-        .labelled("Endpoint")
-        .await
-        .select_by_label(endpoint["url"].as_str().expect("url"))
-        .await
-        .expect("pick");
-    browser
-        .button("Resend selected")
-        .await
-        .click()
-        .await
-        .expect("resend");
+    let url = endpoint["url"].as_str().expect("url");
+    let picker = browser.labelled("Endpoint").await;
+    picker.select_by_label(url).await.expect("pick");
+    browser.press("Resend selected").await;
     browser
         .wait_text(" done: 2 events matched, 2 deliveries scheduled")
         .await;
     wait_count(receiver, 7).await;
     let resent: BTreeSet<String> = receiver.received()[5..]
         .iter()
-        .map(|r| r.json()["id"].as_str().expect("id").to_string())
+        .map(|r| id(&r.json()))
         .collect();
     assert_eq!(resent, BTreeSet::from([id(&first), id(&second)]));
     browser.screenshot("console-event-log").await;
 }
 
-/// One second after an RFC 3339 time (`to` is exclusive).
-fn format_after(time: &str) -> String {
-    let at = humantime::parse_rfc3339(time).expect("time");
-    humantime::format_rfc3339_seconds(at + Duration::from_secs(1)).to_string()
-}
-
-async fn failed_delivery_and_markup(browser: &Browser, daemon: &Daemon) {
+/// A delivery that fails, to an endpoint in debug mode, of an event whose
+/// data is markup; returns that endpoint.
+async fn failed_delivery_and_markup(browser: &Browser, daemon: &Daemon) -> Value {
     let failing = Receiver::start();
     failing.set_default(Reply::status(500));
-    daemon
-        .create_endpoint(
-            &failing.url,
-            &["payment.failed"],
-            json!({"retry_schedule": ["0s"], "debug_mode": true}),
-        )
+    let extra = json!({"retry_schedule": ["0s"], "debug_mode": true});
+    let endpoint = daemon
+        .create_endpoint(&failing.url, &["payment.failed"], extra)
         .await;
     let markup = json!({
         "note": "<img src=x onerror=\"window.pwned=1\">",
@@ -297,106 +228,104 @@ async fn failed_delivery_and_markup(browser: &Browser, daemon: &Daemon) {
     let delivery = common::only_delivery_of(daemon, &event).await;
     wait_status(daemon, &delivery, "failed").await;
 
-    let id = event["id"].as_str().expect("id");
     browser
-        .goto(&format!("{}/#/events/{id}", daemon.admin))
+        .goto(&format!("{}/#/events/{}", daemon.admin, id(&event)))
         .await;
     browser.find("//h2[normalize-space()='Deliveries']").await;
     browser.find("//td[normalize-space()='500']").await;
     let text = browser.wait_text("failed").await;
     assert!(
-        text.contains("<img src=x onerror=\\\"window.pwned=1\\\">"),
+        text.contains(r#"<img src=x onerror=\"window.pwned=1\">"#),
         "{text}"
     );
     assert!(text.contains("<script>window.pwned=2</script>"), "{text}");
-    let injected = browser
-        .script("return document.querySelectorAll('main img, main script').length")
-        .await;
-    assert_eq!(injected, json!(0), "markup from event data became elements");
+    let elements = "return document.querySelectorAll('main img, main script').length";
     assert_eq!(
-        browser.script("return typeof window.pwned").await,
-        json!("undefined")
+        browser.script(elements).await,
+        json!(0),
+        "data became markup"
     );
+    let pwned = browser.script("return typeof window.pwned").await;
+    assert_eq!(pwned, json!("undefined"));
     browser.screenshot("console-event-detail").await;
 
-    browser.button("Retry").await.click().await.expect("retry");
+    browser.press("Retry").await;
     wait_for("a second attempt", Duration::from_secs(20), || async {
         let body = common::delivery(daemon, &delivery).await;
         (body["attempt_count"] == 2 && body["status"] == "failed").then_some(())
     })
     .await;
     assert_eq!(failing.count(), 2);
+    endpoint
+}
+
+/// Rotate secret (by keyboard), Disable, Enable and Delete on a row.
+async fn row_actions(browser: &Browser, daemon: &Daemon, endpoint: &Value) {
+    browser.open("Endpoints").await;
+    let path = format!("/webhooks/{}", id(endpoint));
+    let url = endpoint["url"].as_str().expect("url");
+    let in_row = |action: &str| {
+        format!("//tr[.//span[normalize-space()='{url}']]//button[normalize-space()='{action}']")
+    };
+    let rotate = browser.tab_to("Rotate secret", 40).await;
+    rotate
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .expect("enter");
+    browser.wait_text("New signing secret").await;
+
+    browser.click(&in_row("Disable")).await;
+    browser.wait_text("disabled (manual)").await;
+    assert_eq!(
+        daemon.api("GET", &path, None).await.1["active"],
+        json!(false)
+    );
+    browser.click(&in_row("Enable")).await;
+    browser.find(&in_row("Disable")).await;
+    assert_eq!(
+        daemon.api("GET", &path, None).await.1["active"],
+        json!(true)
+    );
+
+    browser.click(&in_row("Delete")).await;
+    browser.press("Confirm delete").await;
+    browser.wait_text("Deleted").await;
+    assert_eq!(daemon.api("GET", &path, None).await.0, 404);
 }
 
 async fn other_pages(browser: &Browser) {
-    browser
-        .find("//nav//a[normalize-space()='Replays']")
-        .await
-        .click()
-        .await
-        .expect("nav");
-    browser.find("//h1[normalize-space()='Replays']").await;
+    browser.open("Replays").await;
     browser.wait_text("done").await;
     browser
-        .find("//summary[normalize-space()='New replay']")
-        .await
-        .click()
-        .await
-        .expect("open");
+        .click("//summary[normalize-space()='New replay']")
+        .await;
     for label in ["From", "To", "Event type", "Endpoint", "Only failed"] {
         browser.labelled(label).await;
     }
-    browser
-        .find("//nav//a[normalize-space()='Deliveries']")
-        .await
-        .click()
-        .await
-        .expect("nav");
-    browser.find("//h1[normalize-space()='Deliveries']").await;
+    browser.open("Deliveries").await;
     for label in ["Status", "Endpoint", "Event type"] {
         browser.labelled(label).await;
     }
-    browser
-        .find("//nav//a[normalize-space()='Partners']")
-        .await
-        .click()
-        .await
-        .expect("nav");
+    browser.open("Partners").await;
     browser.wait_text("No partner has registered.").await;
 }
 
 /// Nothing wider than the window, at a phone's size and at a laptop's.
-async fn phone_layout(browser: &Browser) {
+async fn layouts(browser: &Browser) {
+    let overflow =
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
     for (width, height) in [(390, 844), (1280, 800)] {
-        browser
-            .client
-            .set_window_size(width, height)
-            .await
-            .expect("resize");
-        for (page, heading) in [
-            ("endpoints", "Endpoints"),
-            ("events", "Event log"),
-            ("deliveries", "Deliveries"),
-            ("replays", "Replays"),
-        ] {
-            browser
-                .find(&format!("//nav//a[normalize-space()='{heading}']"))
-                .await
-                .click()
-                .await
-                .expect("nav");
-            browser
-                .find(&format!("//h1[normalize-space()='{heading}']"))
-                .await;
-            let overflow = browser
-                .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                .await;
+        let resized = browser.client.set_window_size(width, height).await;
+        resized.expect("resize");
+        for page in ["Endpoints", "Event log", "Deliveries", "Replays"] {
+            browser.open(page).await;
+            let wider = browser.script(overflow).await;
             assert_eq!(
-                overflow,
+                wider,
                 json!(0),
                 "{page} scrolls sideways at {width}×{height}"
             );
-            if width < 500 && page == "endpoints" {
+            if width < 500 && page == "Endpoints" {
                 browser.screenshot("console-phone-endpoints").await;
             }
         }
@@ -404,12 +333,7 @@ async fn phone_layout(browser: &Browser) {
 }
 
 async fn sign_out(browser: &Browser) {
-    browser
-        .button("Sign out")
-        .await
-        .click()
-        .await
-        .expect("sign out");
+    browser.press("Sign out").await;
     browser.labelled("Admin token").await;
     let stored = browser.script("return sessionStorage.length").await;
     assert_eq!(stored, json!(0));

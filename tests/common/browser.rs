@@ -112,6 +112,39 @@ impl Browser {
             .await
     }
 
+    /// Clicks the first element matching an XPath.
+    pub async fn click(&self, xpath: &str) {
+        self.find(xpath).await.click().await.expect("click");
+    }
+
+    /// Clicks the button whose visible text is `text`.
+    pub async fn press(&self, text: &str) {
+        self.button(text).await.click().await.expect("click");
+    }
+
+    /// Follows the menu link `page` and waits for that page's heading.
+    pub async fn open(&self, page: &str) {
+        self.click(&format!("//nav//a[normalize-space()='{page}']"))
+            .await;
+        self.find(&format!("//h1[normalize-space()='{page}']"))
+            .await;
+    }
+
+    /// Presses Tab until the focused element reads `text` (at most `limit`
+    /// times): proof that it is reachable by keyboard.
+    pub async fn tab_to(&self, text: &str, limit: usize) -> Element {
+        let tab = char::from(fantoccini::key::Key::Tab).to_string();
+        for _ in 0..limit {
+            let focused = self.client.active_element().await.expect("focus");
+            focused.send_keys(&tab).await.expect("tab");
+            let focused = self.client.active_element().await.expect("focus");
+            if focused.text().await.unwrap_or_default().trim() == text {
+                return focused;
+            }
+        }
+        panic!("{text:?} is not reached within {limit} presses of Tab");
+    }
+
     /// The control that the `<label>` reading `label` is for: finding it
     /// proves the label is tied to its control.
     pub async fn labelled(&self, label: &str) -> Element {
