@@ -274,6 +274,13 @@ async fn row_actions(browser: &Browser, daemon: &Daemon, endpoint: &Value) {
         .expect("enter");
     browser.wait_text("New signing secret").await;
 
+    browser.click(&in_row("Edit")).await;
+    browser.fill("Description", "edited in the console").await;
+    browser.press("Save").await;
+    browser.wait_text("Saved").await;
+    let edited = daemon.api("GET", &path, None).await.1;
+    assert_eq!(edited["description"], json!("edited in the console"));
+
     browser.click(&in_row("Disable")).await;
     browser.wait_text("disabled (manual)").await;
     assert_eq!(
@@ -299,9 +306,24 @@ async fn other_pages(browser: &Browser) {
     browser
         .click("//summary[normalize-space()='New replay']")
         .await;
-    for label in ["From", "To", "Event type", "Endpoint", "Only failed"] {
-        browser.labelled(label).await;
-    }
+    browser.fill("From", "2000-01-01").await;
+    browser.fill("To", "2100-01-01 00:00").await;
+    browser.fill("Event type", "order.*").await;
+    browser
+        .labelled("Only failed")
+        .await
+        .click()
+        .await
+        .expect("tick");
+    browser.labelled("Endpoint").await;
+    browser.press("Start replay").await;
+    browser.wait_text("started").await;
+    let jobs = "return document.querySelectorAll('tbody tr').length";
+    assert_eq!(
+        browser.script(jobs).await,
+        json!(2),
+        "both replay jobs listed"
+    );
     browser.open("Deliveries").await;
     for label in ["Status", "Endpoint", "Event type"] {
         browser.labelled(label).await;
@@ -310,7 +332,12 @@ async fn other_pages(browser: &Browser) {
     browser.wait_text("No partner has registered.").await;
 }
 
-/// Nothing wider than the window, at a phone's size and at a laptop's.
+/// How many form controls on the page have no `<label>`.
+const UNLABELLED: &str =
+    "return [...document.querySelectorAll('input, select, textarea')].filter(c => !c.labels.length).length";
+
+/// Every field labelled; nothing wider than the window, at a phone's size
+/// and at a laptop's.
 async fn layouts(browser: &Browser) {
     let overflow =
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
@@ -319,6 +346,8 @@ async fn layouts(browser: &Browser) {
         resized.expect("resize");
         for page in ["Endpoints", "Event log", "Deliveries", "Replays"] {
             browser.open(page).await;
+            let unlabelled = browser.script(UNLABELLED).await;
+            assert_eq!(unlabelled, json!(0), "{page}: a field without a <label>");
             let wider = browser.script(overflow).await;
             assert_eq!(
                 wider,
