@@ -183,6 +183,22 @@ impl Browser {
         }
     }
 
+    /// Runs `code` until it returns `wanted`; panics with the last answer.
+    pub async fn wait_script(&self, code: &str, wanted: &Value) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let answer = self.script(code).await;
+            if &answer == wanted {
+                return answer;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{code} gave {answer}, not {wanted}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
     }
