@@ -80,3 +80,54 @@ fn serve(name: &str) -> Result<HttpResponse, ApiError> {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(asset.body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(name: &str) -> &'static str {
+        let asset = ASSETS.iter().find(|a| a.name == name).expect(name);
+        std::str::from_utf8(asset.body).expect("UTF-8")
+    }
+
+    /// Every file the page or a module asks for is one the binary serves,
+    /// so a new module cannot be forgotten in `ASSETS`.
+    #[test]
+    fn every_referenced_file_is_embedded() {
+        let mut referenced = Vec::new();
+        for asset in ASSETS.iter().filter(|a| a.name != "icon.svg") {
+            let source = text(asset.name);
+            for quote in ["\"/console/", "'./"] {
+                for (start, _) in source.match_indices(quote) {
+                    let rest = &source[start + quote.len()..];
+                    let end = rest.find(['"', '\'']).expect("closing quote");
+                    referenced.push(&rest[..end]);
+                }
+            }
+        }
+        assert!(referenced.len() > ASSETS.len(), "{referenced:?}");
+        for name in referenced {
+            assert!(
+                ASSETS.iter().any(|a| a.name == name),
+                "{name} is not embedded"
+            );
+        }
+    }
+
+    /// Data reaches the page as text only.
+    #[test]
+    fn no_module_parses_html() {
+        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let source = text(asset.name);
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+            ] {
+                assert!(!source.contains(sink), "{} uses {sink}", asset.name);
+            }
+        }
+    }
+}

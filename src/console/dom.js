@@ -1,5 +1,5 @@
 // Small DOM helpers. Every string goes into the page as a text node or an
-// attribute value, never through innerHTML, so event data and URLs can hold
+// attribute value, never parsed as HTML, so event data and URLs can hold
 // any markup and it is shown, not run.
 
 export function h(tag, attributes = {}, ...children) {
