@@ -1,4 +1,4 @@
-//! End-to-end pipeline benchmark (issue 6): the release `hookd` binary on a
+//! End-to-end pipeline benchmark: the release `hookd` binary on a
 //! temp data dir, driven over real HTTP with keep-alive connections, delivering
 //! to an in-process receiver that answers 200 at once.
 //!
@@ -533,7 +533,7 @@ async fn footprint(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     }))
 }
 
-/// Replay of the whole log (issue 4): the job walks the events tree as a key
+/// Replay of the whole log: the job walks the events tree as a key
 /// range in batches, so the daemon's memory should not grow with the log.
 /// RSS is sampled while the job runs; compare the quick and full peaks.
 async fn replay(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {

@@ -22,12 +22,17 @@
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
-//! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
+//! - Partners: `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
-//! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
+//! - Operations: `metrics.rs` holds every Prometheus family (served by
+//!   `api/admin/metrics.rs`), `stats.rs` the in-memory per-endpoint figures
+//!   (`api/admin/stats.rs`); `api/admin/delivery_search.rs` searches
+//!   deliveries through the index kept by `store/search.rs`.
+//!
+//! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
 //! `startup.rs` wires it all together.
 
 pub mod api;
@@ -38,10 +43,12 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod operational;
 pub mod replay;
 pub mod retention;
 pub mod startup;
+pub mod stats;
 pub mod store;
 
 pub use startup::run;

@@ -9,6 +9,7 @@ use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::domain::replay::{ReplayJob, ReplayStatus};
 use crate::ids::ReplayId;
+use crate::metrics::metrics;
 use crate::store::{Store, StoreError};
 
 /// Events per step: small enough that a step's transaction and memory stay
@@ -40,6 +41,7 @@ pub fn resume_all(store: &Store, settings: &Arc<Settings>) -> Result<usize, Stor
 
 /// Steps until the job is no longer running.
 async fn run(store: Store, settings: Arc<Settings>, id: ReplayId) {
+    let _running = metrics().replay_running();
     loop {
         match step_or_fail(&store, &settings, id).await {
             Some(job) if job.status == ReplayStatus::Running => {

@@ -1,4 +1,4 @@
-//! The retention sweep (SPEC §9): a background task that, every
+//! The retention sweep: a background task that, every
 //! `storage.retention_interval` and once at start-up, removes events older
 //! than `storage.event_retention` with their finished deliveries, and
 //! forgets idempotency keys older than `events.idempotency_window`. Without

@@ -77,7 +77,7 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
-    // awc's rustls connector needs a process-wide crypto provider (TRAPS.md);
+    // awc's rustls connector needs a process-wide crypto provider;
     // an error only means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
 

@@ -1,5 +1,5 @@
-//! When an endpoint has failed long enough to be switched off (seeds 002 and
-//! 003): after `delivery.disable_after_failures` consecutive failed attempts,
+//! When an endpoint has failed long enough to be switched off:
+//! after `delivery.disable_after_failures` consecutive failed attempts,
 //! or after failing without a single success for `delivery.disable_after`.
 
 use crate::config::DeliverySettings;

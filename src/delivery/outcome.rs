@@ -1,4 +1,4 @@
-//! What one HTTP attempt means for its delivery (SPEC §5). Kept pure, with no
+//! What one HTTP attempt means for its delivery (the table in the README, Retries). Kept pure, with no
 //! I/O, so every branch of the rule table is tested without a server.
 
 use std::time::{Duration, SystemTime};
@@ -14,7 +14,7 @@ pub enum AttemptResult {
     Timeout,
     /// Connection or TLS failure, with a description for the attempt record.
     Connect(String),
-    /// The target resolved to a forbidden address at connect time (SPEC §3).
+    /// The target resolved to a forbidden address at connect time.
     BlockedTarget,
 }
 

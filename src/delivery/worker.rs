@@ -18,7 +18,9 @@ use crate::delivery::outcome::{classify, AttemptResult};
 use crate::delivery::retry::next_step;
 use crate::delivery::target_guard::literal_target_blocked;
 use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
+use crate::metrics::metrics;
 use crate::operational;
+use crate::stats::attempt_stats;
 use crate::store::{AttemptOutcome, Store};
 
 /// What every attempt on this thread shares.
@@ -46,6 +48,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         claim,
     } = job;
     let number = delivery.attempts + 1;
+    let _in_flight = metrics().attempt_in_flight();
     let started_ms = now_ms();
     let (report, request_body) = perform(context, &delivery, &event, &endpoint, started_ms).await;
 
@@ -104,6 +107,10 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
             return;
         }
     };
+    let latency =
+        succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
+    metrics().attempt_ended(succeeded, report.duration, latency);
+    attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
     if step.outcome == AttemptOutcome::Failed && !event.event_type.starts_with("hookd.") {
         // A failed operational event emits nothing further: no storms.
         let data = json!({

@@ -11,11 +11,11 @@ use crate::ids::{EndpointId, PartnerId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureStyle {
-    /// `sha256=<hex>` over the raw body (seeds 000, 003).
+    /// `sha256=<hex>` over the raw body (the default).
     Sha256Prefixed,
-    /// Bare hex over the raw body (seed 001).
+    /// Bare hex over the raw body.
     Hex,
-    /// Bare hex over the canonical JSON body (seed 004).
+    /// Bare hex over the canonical JSON body, as partners verify it.
     CanonicalJson,
 }
 
@@ -24,7 +24,7 @@ pub enum SignatureStyle {
 pub enum PayloadFormat {
     /// `{"id", "type", "created_at", "data"}`.
     Envelope,
-    /// The data's fields at top level plus `event` and `timestamp` (seed 004).
+    /// The data's fields at top level plus `event` and `timestamp`, the partner shape.
     Flat,
 }
 

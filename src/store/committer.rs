@@ -1,6 +1,6 @@
 //! Group commit: the only caller of `Db::flush`.
 //!
-//! sled's `flush_async` deadlocks when many tasks call it at once (TRAPS.md),
+//! sled's `flush_async` deadlocks when many tasks call it at once (sled issues 1308, 1241, 1357),
 //! so writers never flush themselves. They hand a oneshot to this single
 //! thread, which drains every waiter queued so far, runs one flush, and
 //! answers them all: concurrent publishers share one fsync.

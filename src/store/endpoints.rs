@@ -107,9 +107,9 @@ impl Store {
             if resumed {
                 delivery.next_attempt_ms = Some(due_ms);
             }
+            let before = delivery.status;
             delivery.status = status;
-            self.deliveries
-                .insert(id.to_bytes(), codec::encode(&delivery)?)?;
+            self.put_delivery(before, &delivery)?;
             // The record first: the dispatcher may claim the entry at once
             // and must find the delivery pending.
             if resumed {
@@ -137,9 +137,11 @@ impl Store {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut active = Vec::new();
+        let mut disabled = 0;
         for entry in self.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
             if !endpoint.active {
+                disabled += 1;
                 continue;
             }
             // A stored filter was validated on the way in; one that no longer
@@ -149,6 +151,8 @@ impl Store {
             }
         }
         *guard = Arc::new(active);
+        self.disabled_endpoints
+            .store(disabled, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use crate::domain::filter::EventFilter;
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, Endpoint, Event};
 use crate::ids::EventId;
+use crate::metrics::{metrics, Source};
 
 /// An event to append, already validated.
 pub struct NewEvent {
@@ -63,6 +64,7 @@ impl Store {
         let mut rng = rand::thread_rng();
         let mut appended = Vec::with_capacity(batch.len());
         let mut writes: Vec<EventWrites> = Vec::with_capacity(batch.len());
+        let mut sources = Vec::with_capacity(batch.len());
         for NewEvent { event, only_to } in batch {
             let targets: Vec<&Endpoint> = match &only_to {
                 Some(endpoint) => vec![endpoint],
@@ -72,6 +74,7 @@ impl Store {
                     .map(|s| &s.endpoint)
                     .collect(),
             };
+            sources.push(Source::of(&event));
             let mut fanout = Vec::new();
             for endpoint in targets {
                 let delivery =
@@ -85,6 +88,7 @@ impl Store {
             });
             writes.push(EventWrites {
                 key: event.id.to_bytes(),
+                event_type: event.event_type.clone(),
                 value: codec::encode(&event)?,
                 fanout,
             });
@@ -103,6 +107,9 @@ impl Store {
         }
         self.commit().await?;
         self.wheel_changed.notify_one();
+        for source in sources {
+            metrics().published(source);
+        }
         Ok(AppendOutcome {
             events: appended,
             duplicate: false,
@@ -143,7 +150,7 @@ impl Store {
             // entry the moment it exists, and must find its event.
             self.events.insert(write.key, write.value.as_slice())?;
             for (bytes, delivery) in &write.fanout {
-                fanout::insert_plain(self, delivery, bytes)?;
+                fanout::insert_plain(self, delivery, &write.event_type, bytes)?;
             }
         }
         if let Some(key) = idempotency_key {
@@ -217,6 +224,7 @@ impl Store {
 
 struct EventWrites {
     key: [u8; 16],
+    event_type: String,
     value: Vec<u8>,
     fanout: Vec<(Vec<u8>, Delivery)>,
 }

@@ -6,6 +6,8 @@
 //! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
 //! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
 //! - `endpoint_deliveries`, `event_deliveries`: (owner, delivery) → () indexes.
+//! - `delivery_search`: (status, delivery) → (endpoint, event type), the
+//!   deliveries search index (see `search.rs`).
 //! - `wheel`: (due ms, delivery) → () — what is owed, and when.
 //! - `claimed`: delivery → () — taken off the wheel and being attempted; put
 //!   back on the wheel at the next open, so a crash never loses an attempt.
@@ -23,12 +25,15 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod open_count;
 mod partners;
 mod replays;
 mod retention;
+mod search;
 mod wheel;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sled::transaction::TransactionError;
@@ -39,6 +44,7 @@ pub use deliveries::{AttemptOutcome, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
 pub use health::EndpointHealth;
 pub use retention::PurgeOutcome;
+pub use search::{DeliverySearch, FoundDelivery, SearchPage};
 pub use wheel::WheelEntry;
 
 use crate::config::{Durability, StorageSettings};
@@ -85,6 +91,7 @@ pub struct Store {
     attempts: sled::Tree,
     endpoint_deliveries: sled::Tree,
     event_deliveries: sled::Tree,
+    delivery_search: sled::Tree,
     wheel: sled::Tree,
     claimed: sled::Tree,
     idempotency: sled::Tree,
@@ -101,6 +108,10 @@ pub struct Store {
     idempotency_lock: Arc<std::sync::Mutex<()>>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
+    /// Disabled endpoints, counted with the subscribers, for the metrics.
+    disabled_endpoints: Arc<AtomicUsize>,
+    /// How far the background count of open deliveries has got.
+    open_progress: Arc<open_count::OpenProgress>,
 }
 
 impl Store {
@@ -130,6 +141,7 @@ impl Store {
             attempts: tree("attempts")?,
             endpoint_deliveries: tree("endpoint_deliveries")?,
             event_deliveries: tree("event_deliveries")?,
+            delivery_search: tree("delivery_search")?,
             wheel: tree("wheel")?,
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
@@ -140,12 +152,15 @@ impl Store {
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),
+            disabled_endpoints: Arc::default(),
+            open_progress: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
             db,
         };
         store.check_schema()?;
         store.reload_subscribers()?;
+        store.prepare_search_index()?;
         Ok(store)
     }
 
@@ -195,6 +210,14 @@ impl Store {
     /// What the dispatcher waits on besides its timer.
     pub fn wheel_changed(&self) -> Arc<Notify> {
         Arc::clone(&self.wheel_changed)
+    }
+
+    /// (active, disabled) endpoints, as of the last endpoint write.
+    pub fn endpoint_counts(&self) -> (usize, usize) {
+        (
+            self.subscribers().len(),
+            self.disabled_endpoints.load(Ordering::Relaxed),
+        )
     }
 
     pub fn size_on_disk(&self) -> u64 {

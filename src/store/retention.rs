@@ -1,4 +1,4 @@
-//! Retention (SPEC §9): removing old events with their finished deliveries,
+//! Retention: removing old events with their finished deliveries,
 //! attempts and index entries, a small batch per transaction, and expiring
 //! old idempotency records. An event that still has an open (pending or
 //! held) delivery is kept whole, so nothing owed is ever lost.
@@ -56,10 +56,11 @@ impl Store {
             &self.attempts,
             &self.endpoint_deliveries,
             &self.event_deliveries,
+            &self.delivery_search,
             &self.claimed,
         );
         let (removed, kept) = trees.transaction(
-            |(events, deliveries, attempts, by_endpoint, by_event, claimed)| {
+            |(events, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
                 let (mut removed, mut kept) = (0, 0);
                 'event: for (event, owned) in &candidates {
                     // Read inside the transaction, so a delivery that became
@@ -88,6 +89,10 @@ impl Store {
                             attempts.remove(&keys::attempt(id, number)[..])?;
                         }
                         by_endpoint.remove(&keys::pair(delivery.endpoint_id, id)[..])?;
+                        // Every status: a crash can leave a stale entry behind.
+                        for status in DeliveryStatus::ALL {
+                            search.remove(&keys::by_status(status, id)[..])?;
+                        }
                     }
                     for id in owned {
                         by_event.remove(&keys::pair(*event, *id)[..])?;

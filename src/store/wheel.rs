@@ -88,7 +88,7 @@ impl Store {
             let pending = self.get_delivery(id)?;
             if let Some(mut delivery) = pending.filter(|d| d.status == DeliveryStatus::Pending) {
                 delivery.next_attempt_ms = Some(now_ms);
-                self.put_delivery(&delivery)?;
+                self.put_delivery(DeliveryStatus::Pending, &delivery)?;
                 self.wheel
                     .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
                 requeued += 1;

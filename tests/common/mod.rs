@@ -316,7 +316,7 @@ pub async fn raw(
     )
 }
 
-/// Every error is `{"error": <code>, "message": <sentence>}` (SPEC §8).
+/// Every error is `{"error": <code>, "message": <sentence>}` (docs/api.md, Errors).
 pub fn assert_error_shape(body: &Value) {
     assert!(
         body["error"].as_str().is_some_and(|e| !e.is_empty()),

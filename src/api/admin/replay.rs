@@ -1,7 +1,7 @@
-//! `/api/v1/replay`: lists jobs; validates a replay request, stores it as a
-//! job and hands it to the background runner; and reports a job's progress.
-//! Every check happens before the job is stored, so a bad request schedules
-//! nothing.
+//! `/api/v1/replay`: lists jobs; validates a replay request (docs/api.md,
+//! Replay), stores it as a job and hands it to the background runner; and
+//! reports a job's progress. Every check happens before the job is stored,
+//! so a bad request schedules nothing.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
