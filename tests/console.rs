@@ -77,11 +77,10 @@ async fn walk_through(browser: &Browser, daemon: &Daemon) {
     sign_in(browser, daemon).await;
     let endpoint = create_endpoint(browser, daemon, &receiver).await;
     send_test_event(browser, &receiver).await;
-    browser.screenshot("console-endpoints").await;
     resend_from_event_log(browser, daemon, &receiver, &endpoint).await;
     let failing = failed_delivery_and_markup(browser, daemon).await;
     row_actions(browser, daemon, &failing).await;
-    other_pages(browser).await;
+    other_pages(browser, &endpoint).await;
     layouts(browser).await;
     sign_out(browser).await;
 }
@@ -264,6 +263,10 @@ async fn row_actions(browser: &Browser, daemon: &Daemon, endpoint: &Value) {
         format!("//tr[.//span[normalize-space()='{url}']]//button[normalize-space()='{action}']")
     };
     browser.find(&in_row("Edit")).await;
+    // Health from the stats route: the receiver took every attempt.
+    browser.find("//td[normalize-space()='100.0%']").await;
+    browser.find("//*[name()='svg']/*[name()='rect']").await;
+    browser.screenshot("console-endpoints").await;
     let rotate = browser.tab_to("Rotate secret", 40).await;
     rotate
         .send_keys(&char::from(Key::Enter).to_string())
@@ -297,7 +300,7 @@ async fn row_actions(browser: &Browser, daemon: &Daemon, endpoint: &Value) {
     assert_eq!(daemon.api("GET", &path, None).await.0, 404);
 }
 
-async fn other_pages(browser: &Browser) {
+async fn other_pages(browser: &Browser, endpoint: &Value) {
     browser.open("Replays").await;
     browser.wait_text("done").await;
     browser
@@ -318,9 +321,16 @@ async fn other_pages(browser: &Browser) {
     let jobs = "return document.querySelectorAll('tbody tr').length";
     browser.wait_script(jobs, &json!(2)).await;
     browser.open("Deliveries").await;
-    for label in ["Status", "Endpoint", "Event type"] {
-        browser.labelled(label).await;
-    }
+    let status = browser.labelled("Status").await;
+    status.select_by_label("succeeded").await.expect("status");
+    let url = endpoint["url"].as_str().expect("url");
+    let picker = browser.labelled("Endpoint").await;
+    picker.select_by_label(url).await.expect("endpoint");
+    browser.fill("Event type", "order.*").await;
+    browser.press("Search").await;
+    let types = "return location.hash.includes('event_type=') \
+        && [...document.querySelectorAll('tbody tr')].map(r => r.cells[2].textContent)";
+    browser.wait_script(types, &json!(["order.paid"])).await;
     browser.open("Partners").await;
     browser.wait_text("No partner has registered.").await;
 }
