@@ -7,9 +7,10 @@
 //! The path of one event, and the file that owns each step:
 //!
 //! - `api/admin/events.rs` validates a publish (`domain/`) and calls
-//!   `store/events.rs`, which writes the event, one delivery per matching
-//!   endpoint and their wheel entries in one transaction;
-//!   `store/committer.rs` flushes once for all waiting writers; then the 202.
+//!   `store/events.rs`, which gives the event its ID (`ids.rs`) and writes
+//!   it, one delivery per matching endpoint and their wheel entries with
+//!   plain inserts in a crash-safe order; `store/committer.rs` flushes once
+//!   for all waiting writers; then the 202.
 //! - `delivery/dispatcher.rs` wakes, claims due entries (`store/wheel.rs`)
 //!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
 //!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
@@ -33,7 +34,8 @@
 //!   deliveries through the index kept by `store/search.rs`.
 //!
 //! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
-//! `startup.rs` wires it all together.
+//! `startup.rs` wires it all together, and `shutdown.rs` stops the
+//! background tasks before the store is closed.
 
 pub mod api;
 pub mod cli;
@@ -47,6 +49,7 @@ pub mod metrics;
 pub mod operational;
 pub mod replay;
 pub mod retention;
+pub mod shutdown;
 pub mod startup;
 pub mod stats;
 pub mod store;

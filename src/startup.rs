@@ -3,14 +3,13 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::api::{self, AppState};
 use crate::cli::{Cli, Command};
 use crate::clock::now_ms;
 use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
-use crate::store::Store;
+use crate::shutdown::Stopper;
+use crate::store::StoreGuard;
 use crate::{replay, retention};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +85,9 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         path: data_dir.display().to_string(),
         source,
     })?;
-    let store = Store::open(&settings.storage)?;
+    let guard = StoreGuard::open(&settings.storage)?;
+    let store = guard.store();
+    let stopper = Stopper::default();
     let requeued = store.requeue_claimed(now_ms())?;
     if requeued > 0 {
         tracing::info!(
@@ -94,12 +95,13 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             "attempts interrupted by the last stop are due again"
         );
     }
-    match replay::resume_all(&store, &settings) {
+    match replay::resume_all(&store, &settings, &stopper.handle()) {
         Ok(0) => {}
         Ok(resumed) => tracing::info!(resumed, "replays interrupted by the last stop resume"),
         Err(error) => tracing::error!(%error, "could not resume interrupted replays"),
     }
-    actix_web::rt::spawn(retention::run(store.clone(), settings.clone()));
+    let sweeper = retention::run(store.clone(), settings.clone(), stopper.handle());
+    actix_web::rt::spawn(sweeper);
     let admin_tokens = api::auth_tokens(&settings.admin.tokens, data_dir).map_err(|source| {
         StartupError::DataDir {
             path: data_dir.display().to_string(),
@@ -112,6 +114,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         settings: settings.clone(),
         admin_tokens,
         registration_limiter: Default::default(),
+        shutdown: stopper.source(),
     })
     .map_err(StartupError::Listen)?;
     let public = listeners.public.handle();
@@ -119,12 +122,11 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     actix_web::rt::spawn(listeners.public);
     actix_web::rt::spawn(listeners.admin);
 
-    let (stop_dispatcher, shutdown) = watch::channel(false);
-    let dispatcher = actix_web::rt::spawn(
+    actix_web::rt::spawn(
         Dispatcher {
             store: store.clone(),
             settings: settings.clone(),
-            shutdown,
+            shutdown: stopper.handle(),
         }
         .run(),
     );
@@ -139,10 +141,11 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    let _ = stop_dispatcher.send(true);
-    tokio::join!(public.stop(true), admin.stop(true));
-    let _ = dispatcher.await;
-    store.flush_now()?;
+    // The listeners finish their requests while the background tasks (the
+    // dispatcher, the retention sweep, replays) stop; only then is the store
+    // closed: flushed, and the committer thread joined.
+    tokio::join!(public.stop(true), admin.stop(true), stopper.stop());
+    guard.close()?;
     tracing::info!("stopped");
     Ok(())
 }

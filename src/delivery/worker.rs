@@ -67,6 +67,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         AttemptResult::Timeout => (None, Some("timeout".to_string())),
         AttemptResult::Connect(reason) => (None, Some(reason.clone())),
         AttemptResult::BlockedTarget => (None, Some("blocked_target".to_string())),
+        AttemptResult::Unsendable(reason) => (None, Some(format!("cannot be sent: {reason}"))),
     };
     tracing::info!(
         delivery = %delivery.id,
@@ -102,7 +103,8 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {
-            // The claim stays in place, so the attempt is made again after a restart.
+            // The claim stays in place: the dispatcher's sweep of stranded
+            // claims puts the delivery back on the wheel.
             tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
             return;
         }
@@ -179,14 +181,19 @@ async fn perform(
                 .then(|| String::from_utf8_lossy(&prepared.body).into_owned());
             (send(&context.client, prepared).await, request_body)
         }
-        Err(reason) => (refused(AttemptResult::Connect(reason)), None),
+        Err(reason) => (refused(AttemptResult::Unsendable(reason)), None),
     }
 }
 
 async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: DisabledReason, now: u64) {
     let store = &context.store;
-    let Ok(Some(mut current)) = store.get_endpoint(endpoint.id) else {
-        return;
+    let mut current = match store.get_endpoint(endpoint.id) {
+        Ok(Some(current)) => current,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, endpoint = %endpoint.id, "could not read the endpoint to disable it");
+            return;
+        }
     };
     if !current.active {
         return;

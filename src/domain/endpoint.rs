@@ -69,6 +69,34 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new active endpoint with every optional setting at its default.
+    pub fn new(url: String, events: Vec<String>, secret: String, now_ms: u64) -> Endpoint {
+        Endpoint {
+            id: EndpointId::generate(now_ms),
+            url,
+            events,
+            secret,
+            previous_secret: None,
+            previous_secret_expires_ms: None,
+            active: true,
+            disabled_reason: None,
+            disabled_at_ms: None,
+            description: None,
+            signature_header: DEFAULT_SIGNATURE_HEADER.to_string(),
+            signature_style: SignatureStyle::Sha256Prefixed,
+            payload_format: PayloadFormat::Envelope,
+            retry_schedule: None,
+            timeout: None,
+            max_in_flight: None,
+            rate_limit_per_s: None,
+            debug_mode: false,
+            metadata_json: "{}".to_string(),
+            partner_id: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }
+    }
+
     /// The secrets that sign an attempt made at `now_ms`: the current one,
     /// and the previous one while its rotation grace lasts.
     pub fn signing_secrets(&self, now_ms: u64) -> (&str, Option<&str>) {

@@ -85,10 +85,6 @@ impl RetrySchedule {
         Some(delay.saturating_add(jitter))
     }
 
-    pub fn delays(&self) -> &[Duration] {
-        &self.delays
-    }
-
     pub fn as_strings(&self) -> Vec<String> {
         self.delays.iter().map(|d| format_duration(*d)).collect()
     }

@@ -30,11 +30,13 @@ mod partners;
 mod replays;
 mod retention;
 mod search;
+#[cfg(test)]
+pub(crate) mod testing;
 mod wheel;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use sled::transaction::TransactionError;
 use tokio::sync::Notify;
@@ -50,6 +52,7 @@ pub use wheel::WheelEntry;
 use crate::config::{Durability, StorageSettings};
 use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
+use crate::ids::{self, EventId};
 
 const SCHEMA_VERSION: u32 = 1;
 
@@ -105,7 +108,15 @@ pub struct Store {
     /// may expect (new deliveries, resumed or resent ones).
     wheel_changed: Arc<Notify>,
     /// Serialises publishes that carry an idempotency key (see `write_appends`).
-    idempotency_lock: Arc<std::sync::Mutex<()>>,
+    idempotency_lock: Arc<Mutex<()>>,
+    /// The last event inserted into the log; taken to mint event IDs in log
+    /// order (see `append_to_log`).
+    log_tail: Arc<Mutex<Option<EventId>>>,
+    /// Taken by a retention batch and a replay step, each of which reads
+    /// events and their deliveries and then writes on what it read: so a
+    /// replay never schedules a delivery for an event retention is removing,
+    /// and retention never removes an event a replay just gave a delivery.
+    log_maintenance: Arc<Mutex<()>>,
     /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
     /// Disabled endpoints, counted with the subscribers, for the metrics.
@@ -114,8 +125,18 @@ pub struct Store {
     open_progress: Arc<open_count::OpenProgress>,
 }
 
-impl Store {
-    pub fn open(settings: &StorageSettings) -> Result<Store, StoreError> {
+/// Owns the open store for as long as the process uses it, and closes it when
+/// dropped: a last flush, then the committer thread is stopped and joined, so
+/// the database is released before the process exits (or before another
+/// process opens the same directory). Everything else works on clones of
+/// [`StoreGuard::store`].
+pub struct StoreGuard {
+    store: Store,
+    closed: bool,
+}
+
+impl StoreGuard {
+    pub fn open(settings: &StorageSettings) -> Result<StoreGuard, StoreError> {
         Self::open_at(
             &settings.data_dir.join("db"),
             settings.cache_capacity,
@@ -124,6 +145,45 @@ impl Store {
     }
 
     pub fn open_at(
+        path: &Path,
+        cache_capacity: u64,
+        durability: Durability,
+    ) -> Result<StoreGuard, StoreError> {
+        Ok(StoreGuard {
+            store: Store::open_at(path, cache_capacity, durability)?,
+            closed: false,
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Closes the store now, returning the last flush's error.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<(), StoreError> {
+        if std::mem::replace(&mut self.closed, true) {
+            return Ok(());
+        }
+        let flushed = self.store.flush_now();
+        self.store.committer.stop();
+        flushed
+    }
+}
+
+impl Drop for StoreGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.shut() {
+            tracing::error!(%error, "last flush before closing the store failed");
+        }
+    }
+}
+
+impl Store {
+    fn open_at(
         path: &Path,
         cache_capacity: u64,
         durability: Durability,
@@ -156,12 +216,45 @@ impl Store {
             open_progress: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
+            log_tail: Arc::default(),
+            log_maintenance: Arc::default(),
             db,
         };
         store.check_schema()?;
         store.reload_subscribers()?;
         store.prepare_search_index()?;
+        store.seed_ids()?;
         Ok(store)
+    }
+
+    /// Puts the ID generator past every stored ID, and the log's tail at the
+    /// last stored event, so IDs minted from now on sort after all of them.
+    fn seed_ids(&self) -> Result<(), StoreError> {
+        let last_key = |tree: &sled::Tree| -> Result<Option<u128>, StoreError> {
+            Ok(tree
+                .last()?
+                .and_then(|(key, _)| <[u8; 16]>::try_from(key.as_ref()).ok())
+                .map(u128::from_be_bytes))
+        };
+        let last_event = last_key(&self.events)?;
+        let trees = [
+            &self.endpoints,
+            &self.deliveries,
+            &self.replays,
+            &self.partners,
+        ];
+        let mut highest = last_event;
+        for tree in trees {
+            highest = highest.max(last_key(tree)?);
+        }
+        if let Some(highest) = highest {
+            ids::seed_past(highest);
+        }
+        *self
+            .log_tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = last_event.map(EventId::from_u128);
+        Ok(())
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -205,6 +298,13 @@ impl Store {
         tokio::task::spawn_blocking(move || work(store))
             .await
             .map_err(|e| StoreError::Unavailable(format!("blocking store work stopped: {e}")))?
+    }
+
+    /// Holds off the other of retention and replay (see `log_maintenance`).
+    fn exclusive_log_maintenance(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.log_maintenance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// What the dispatcher waits on besides its timer.

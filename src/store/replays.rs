@@ -90,6 +90,9 @@ impl Store {
         default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<Option<ReplayJob>, StoreError> {
+        // Retention waits, so no event of the batch goes between reading it
+        // and writing its deliveries.
+        let _exclusive = self.exclusive_log_maintenance();
         let Some(job) = self.get_replay(id)? else {
             return Ok(None);
         };

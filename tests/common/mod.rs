@@ -57,8 +57,8 @@ allow_private_targets = true
 }
 
 impl Daemon {
-    /// Starts with the base configuration plus `extra` TOML lines given as
-    /// `section.key = value` overrides through the environment.
+    /// Starts with the base configuration, overridden by `env`
+    /// (`HOOKD__SECTION__KEY` variables).
     pub fn start(env: &[(&str, &str)]) -> Daemon {
         Self::start_with(env, true)
     }
@@ -189,7 +189,7 @@ impl Daemon {
         (status, json)
     }
 
-    /// An authenticated admin API call: `admin("POST", "/webhooks", Some(&body))`.
+    /// An authenticated admin API call: `api("POST", "/webhooks", Some(&body))`.
     pub async fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let url = format!("{}/api/v1{}", self.admin, path);
         self.request(method, &url, body, Some(ADMIN_TOKEN)).await

@@ -193,14 +193,16 @@ async fn publish_batch(
     Ok(accepted)
 }
 
-/// `?from=&to=&type=&type=&limit=&cursor=`; `type` repeats, so the query is
-/// read by hand rather than through `web::Query`.
+/// `?from=&to=&type=&type=&limit=&after=` (`cursor=` is `after=` under the
+/// name every list route pages with); `type` repeats, so the query is read
+/// by hand rather than through `web::Query`.
 fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     let mut from_ms = None;
     let mut to_ms = None;
     let mut types = Vec::new();
     let mut limit = None;
     let mut cursor = None;
+    let mut after = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
         match name.as_ref() {
             "from" => from_ms = Some(pagination::time("from", &value)?),
@@ -208,6 +210,11 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
             "type" => types.push(value.into_owned()),
             "limit" => limit = Some(pagination::limit_number(&value)?),
             "cursor" => cursor = Some(value.into_owned()),
+            "after" => {
+                after = Some(value.parse::<EventId>().map_err(|_| {
+                    ApiError::invalid("invalid_after", "after must be an event ID (evt_…)")
+                })?)
+            }
             other => {
                 return Err(ApiError::invalid(
                     "invalid_query",
@@ -221,11 +228,18 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
         .then(|| EventFilter::parse(&types))
         .transpose()
         .map_err(|e| ApiError::invalid("invalid_type", e.to_string()))?;
+    let cursor = pagination::cursor(cursor.as_deref())?;
+    if after.is_some() && cursor.is_some() {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            "after and cursor mean the same: give one",
+        ));
+    }
     Ok(EventQuery {
         from_ms,
         to_ms,
         types,
-        after: pagination::cursor(cursor.as_deref())?,
+        after: after.or(cursor),
         limit: pagination::limit(limit)?,
     })
 }

@@ -67,9 +67,14 @@ async fn create(
     let job = ReplayJob::new(request, now);
     state.store.create_replay(&job).await?;
     tracing::info!(replay = %job.id, "replay accepted");
-    let current = replay::start(state.store.clone(), state.settings.clone(), job.id)
-        .await
-        .unwrap_or(job);
+    let current = replay::start(
+        state.store.clone(),
+        state.settings.clone(),
+        job.id,
+        state.shutdown.handle(),
+    )
+    .await
+    .unwrap_or(job);
     Ok(HttpResponse::Accepted().json(replay_view(&current)))
 }
 
