@@ -4,6 +4,9 @@
 //! One browser and one daemon serve every step, to stay light on small CI
 //! machines.
 
+// Only this test binary drives a browser, so only it compiles the driver.
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
 use std::collections::BTreeSet;
@@ -14,7 +17,7 @@ use fantoccini::key::Key;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
-use common::browser::Browser;
+use browser::Browser;
 use common::{wait_count, wait_for, wait_status, Daemon, Receiver, Reply, ADMIN_TOKEN};
 
 #[actix_web::test]

@@ -2,7 +2,6 @@
 //! dir, driven over real HTTP, delivering to a real local receiver.
 #![allow(dead_code, unused_imports)]
 
-pub mod browser;
 pub mod partner;
 pub mod receiver;
 
