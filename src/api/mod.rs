@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
+mod console;
 mod inbound;
 mod partners;
 mod public;
@@ -66,6 +67,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
+            .configure(console::routes)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(grace)
