@@ -46,6 +46,9 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     pub public_bind: SocketAddr,
+    /// How the public listener is reached from outside (portal links);
+    /// unset, `http://<public_bind>`.
+    pub public_url: Option<String>,
     pub admin_bind: SocketAddr,
     #[serde(with = "serde_duration")]
     pub shutdown_grace: Duration,
@@ -55,6 +58,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             public_bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            public_url: None,
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             shutdown_grace: Duration::from_secs(30),
         }

@@ -16,7 +16,9 @@
 //! - `replays`: replay ID → replay job, with the cursor it has reached.
 //! - `partners`: partner ID → partner; `partner_secrets`: SHA-256 of a
 //!   partner's shared secret → partner ID, so a bearer is found in one get.
+//! - `accounts`: account ID (text) → account.
 
+mod accounts;
 mod codec;
 mod committer;
 mod deliveries;
@@ -54,7 +56,8 @@ use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
 use crate::ids::{self, EventId};
 
-const SCHEMA_VERSION: u32 = 1;
+/// 2: endpoints and events carry an account.
+const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +105,7 @@ pub struct Store {
     replays: sled::Tree,
     partners: sled::Tree,
     partner_secrets: sled::Tree,
+    accounts: sled::Tree,
     committer: Committer,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
@@ -209,6 +213,7 @@ impl Store {
             replays: tree("replays")?,
             partners: tree("partners")?,
             partner_secrets: tree("partner_secrets")?,
+            accounts: tree("accounts")?,
             committer: Committer::start(db.clone())?,
             durability,
             subscribers: Arc::default(),
