@@ -198,10 +198,18 @@ async fn one_accounts_token_reaches_nothing_of_another() {
 
 #[actix_web::test]
 async fn expired_tampered_foreign_and_orphaned_tokens_are_refused() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start(&[("HOOKD__SERVER__PUBLIC_URL", "https://hooks.example.com/")]);
     create_account(&daemon, "A").await;
     create_account(&daemon, "gone").await;
     let token = portal_token(&daemon, "A", "1h").await;
+    let (_, link) = daemon
+        .api("POST", "/accounts/A/portal-link", Some(&json!({})))
+        .await;
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://hooks.example.com/portal/#token=A."),
+        "{url}"
+    );
     assert_eq!(
         portal(&daemon, &token, "GET", "/webhooks", None).await.0,
         200
