@@ -1,7 +1,8 @@
 //! Storage: the only module that knows sled (and, through `codec`, bincode).
 //!
 //! Trees:
-//! - `meta`: the schema version, checked at open.
+//! - `meta`: the schema version, checked at open (an older one is migrated,
+//!   `migrate.rs`).
 //! - `endpoints`: endpoint ID → endpoint.
 //! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
 //! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
@@ -27,6 +28,7 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod migrate;
 mod open_count;
 mod partners;
 mod replays;
@@ -271,6 +273,14 @@ impl Store {
                 Ok(())
             }
             Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
+            Some(bytes) if bytes.as_ref() == 1u32.to_be_bytes() => {
+                self.migrate_v1_to_v2()?;
+                self.meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                tracing::info!("moved the data directory to schema version {SCHEMA_VERSION}");
+                Ok(())
+            }
             Some(bytes) => Err(StoreError::Schema(format!(
                 "the data directory holds schema version {:?}; this build reads version {SCHEMA_VERSION}",
                 bytes.as_ref()
