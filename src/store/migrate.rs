@@ -200,6 +200,19 @@ mod tests {
     use crate::config::Durability;
     use crate::store::StoreGuard;
 
+    /// Opens the store once the previous opening's background count (which
+    /// holds the database for a moment after closing) has let it go.
+    fn open_when_released(path: &std::path::Path) -> StoreGuard {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match StoreGuard::open_at(path, 1 << 24, Durability::Flush) {
+                Ok(guard) => return guard,
+                Err(error) if std::time::Instant::now() > deadline => panic!("{error}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
     #[test]
     fn a_schema_1_directory_opens_with_every_record_readable() {
         let dir = tempfile::tempdir().unwrap();
@@ -208,9 +221,11 @@ mod tests {
         let endpoint_id = EndpointId::generate(1);
         let event_id = EventId::generate(1);
         {
-            let db = sled::open(&path).unwrap();
-            db.open_tree("meta")
-                .unwrap()
+            // A fresh store, made to look like one schema 1 wrote.
+            let guard = StoreGuard::open_at(&path, 1 << 24, Durability::Flush).unwrap();
+            let store = guard.store();
+            store
+                .meta
                 .insert("schema_version", &1u32.to_be_bytes())
                 .unwrap();
             let partner = Partner {
@@ -251,28 +266,29 @@ mod tests {
                 source: Some("partner:x".into()),
                 test: false,
             };
-            let put = |tree: &str, key: &[u8], value: Vec<u8>| {
-                db.open_tree(tree).unwrap().insert(key, value).unwrap();
+            let put = |tree: &sled::Tree, key: &[u8], value: Vec<u8>| {
+                tree.insert(key, value).unwrap();
             };
             put(
-                "partners",
+                &store.partners,
                 &partner_id.to_bytes(),
                 codec::encode(&partner).unwrap(),
             );
             put(
-                "endpoints",
+                &store.endpoints,
                 &endpoint_id.to_bytes(),
                 codec::encode(&endpoint).unwrap(),
             );
             put(
-                "events",
+                &store.events,
                 &event_id.to_bytes(),
                 codec::encode(&event).unwrap(),
             );
-            db.flush().unwrap();
+            drop(store);
+            guard.close().unwrap();
         }
         for _ in 0..2 {
-            let guard = StoreGuard::open_at(&path, 1 << 24, Durability::Flush).unwrap();
+            let guard = open_when_released(&path);
             let store = guard.store();
             let endpoint = store.get_endpoint(endpoint_id).unwrap().unwrap();
             assert_eq!(endpoint.description.as_deref(), Some("kept"));
