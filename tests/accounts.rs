@@ -135,6 +135,14 @@ async fn bad_account_input_is_refused_and_stores_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 422);
+    let response = client
+        .post(format!("{}/api/v1/events/batch", daemon.admin))
+        .insert_header(("Authorization", format!("Bearer {}", common::ADMIN_TOKEN)))
+        .insert_header(("X-Account-Id", "A"))
+        .send_json(&json!([{"type": "a.b", "data": {}}]))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
     assert_eq!(event_count(&daemon).await, 0);
 
     // An endpoint's account exists, is fixed, and excludes all_accounts.

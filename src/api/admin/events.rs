@@ -208,6 +208,12 @@ async fn publish_batch(
         ));
     }
     let key = idempotency_key(&request, None)?;
+    if request.headers().contains_key("X-Account-Id") {
+        return Err(ApiError::invalid(
+            "invalid_account_id",
+            "a batch names each item's account in its account_id, not in X-Account-Id",
+        ));
+    }
     let now = now_ms();
     let max_bytes = state.settings.events.max_payload_bytes;
     let mut events = Vec::with_capacity(items.len());
