@@ -9,8 +9,11 @@ mod body;
 mod console;
 mod inbound;
 mod partners;
+mod portal;
+pub mod portal_token;
 mod public;
 mod rate_limit;
+pub(crate) mod scope;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +31,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub admin_tokens: Vec<String>,
+    /// Signs and checks portal tokens (`portal_token.rs`).
+    pub portal_key: Vec<u8>,
     /// Caps open partner registrations per client address.
     pub registration_limiter: rate_limit::RateLimiter,
     /// Gives the background tasks a request starts (replays) the stop signal.
