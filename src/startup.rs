@@ -101,17 +101,19 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     }
     let sweeper = retention::run(store.clone(), settings.clone(), stopper.handle());
     actix_web::rt::spawn(sweeper);
-    let admin_tokens = api::auth_tokens(&settings.admin.tokens, data_dir).map_err(|source| {
-        StartupError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        }
-    })?;
+    let data_dir_error = |source| StartupError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    };
+    let admin_tokens =
+        api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
+    let portal_key = api::portal_token::load_or_create_key(data_dir).map_err(data_dir_error)?;
 
     let listeners = api::bind(AppState {
         store: store.clone(),
         settings: settings.clone(),
         admin_tokens,
+        portal_key,
         registration_limiter: Default::default(),
         shutdown: stopper.source(),
     })

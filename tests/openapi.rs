@@ -63,7 +63,7 @@ async fn the_document_is_valid_openapi_with_both_bearer_schemes() {
         .iter()
         .map(|p| p["name"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(names, ["limit", "cursor"]);
+    assert_eq!(names, ["limit", "cursor", "account_id"]);
     assert!(list["responses"]["401"].is_object());
     let create = &doc["paths"]["/api/v1/webhooks"]["post"];
     assert!(create["requestBody"]["content"]["application/json"].is_object());

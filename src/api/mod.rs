@@ -6,11 +6,15 @@ mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
+mod console;
 mod inbound;
 mod openapi;
 mod partners;
+mod portal;
+pub mod portal_token;
 mod public;
 mod rate_limit;
+pub(crate) mod scope;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub admin_tokens: Vec<String>,
+    /// Signs and checks portal tokens (`portal_token.rs`).
+    pub portal_key: Vec<u8>,
     /// Caps open partner registrations per client address.
     pub registration_limiter: rate_limit::RateLimiter,
     /// Gives the background tasks a request starts (replays) the stop signal.
@@ -73,6 +79,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
+            .configure(console::routes)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(grace)

@@ -6,6 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
+use crate::api::scope::parse_account_id;
 use crate::config::Settings;
 use crate::domain::duration::parse_duration;
 use crate::domain::filter::EventFilter;
@@ -55,6 +56,10 @@ pub struct EndpointInput {
     /// Free-form JSON object kept with the endpoint.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// Set at creation (checked to exist by the caller), fixed afterwards.
+    #[serde(default, deserialize_with = "nullable")]
+    pub account_id: Option<Option<String>>,
+    pub all_accounts: Option<bool>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`, back to the default).
@@ -98,6 +103,12 @@ pub fn new_endpoint(
         return Err(ApiError::invalid("invalid_events", "events is required"));
     }
     let mut endpoint = Endpoint::new(String::new(), Vec::new(), generate_secret(), now_ms);
+    endpoint.account_id = input
+        .account_id
+        .clone()
+        .flatten()
+        .map(|raw| parse_account_id(&raw))
+        .transpose()?;
     apply(input, &mut endpoint, settings)?;
     Ok(endpoint)
 }
@@ -110,6 +121,23 @@ pub fn apply(
     settings: &Settings,
 ) -> Result<(), ApiError> {
     let delivery = &settings.delivery;
+    if let Some(account) = input.account_id {
+        if account.as_deref() != endpoint.account_id.as_ref().map(|a| a.as_str()) {
+            return Err(ApiError::invalid(
+                "account_id_fixed",
+                "an endpoint's account_id is set at creation and cannot change",
+            ));
+        }
+    }
+    if let Some(all) = input.all_accounts {
+        if all && endpoint.account_id.is_some() {
+            return Err(ApiError::invalid(
+                "invalid_all_accounts",
+                "all_accounts is for endpoints without an account",
+            ));
+        }
+        endpoint.all_accounts = all;
+    }
     if let Some(url) = input.url {
         let url = validate_url(&url, delivery.allow_http, delivery.allow_private_targets)
             .map_err(|message| ApiError::invalid("invalid_url", message))?;

@@ -3,10 +3,12 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
+use super::accounts::{existing, unknown_account};
 use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
-use super::pagination::{self, Page, PageQuery};
+use super::pagination::{self, Page};
+use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::delivery::target_guard::resolves_to_blocked;
@@ -65,6 +67,10 @@ pub struct EndpointView {
     /// The partner owning this endpoint, if a partner registered it.
     #[serde(skip_serializing_if = "Option::is_none")]
     partner_id: Option<String>,
+    /// The account whose events this endpoint receives; null: the operator's.
+    account_id: Option<String>,
+    /// Receives every account's events (an operator's endpoint only).
+    all_accounts: bool,
 }
 
 impl EndpointView {
@@ -90,6 +96,8 @@ impl EndpointView {
             disabled_reason: disabled.map(|(reason, _)| reason),
             disabled_at: disabled.map(|(_, at)| format_rfc3339(at)),
             partner_id: endpoint.partner_id.map(|p| p.to_string()),
+            account_id: endpoint.account_id.as_ref().map(|a| a.to_string()),
+            all_accounts: endpoint.all_accounts,
         }
     }
 }
@@ -122,8 +130,8 @@ pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
 /// An endpoint this route may change: a partner's endpoint is changed only
 /// through the partner routes, which keep its partner record and secret
 /// index in step.
-fn load_own(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
-    let endpoint = load(state, raw_id)?;
+fn load_own(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
+    let endpoint = load(state, raw_id, scope)?;
     match endpoint.partner_id {
         Some(partner) => Err(ApiError::Conflict(format!(
             "this endpoint belongs to partner {partner}; change it through /api/v1/partners/{partner}"
@@ -132,11 +140,40 @@ fn load_own(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
     }
 }
 
-pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
+/// The endpoint in a path, if it exists and is in `scope`.
+pub fn load(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
     state
         .store
         .get_endpoint(parse_id(raw_id)?)?
+        .filter(|endpoint| scope.sees(endpoint.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
+/// Gives a new endpoint its account: the portal's own, or for the
+/// operator the one named, which must exist.
+fn assign_account(
+    state: &AppState,
+    input: &mut EndpointInput,
+    scope: &Scope,
+) -> Result<(), ApiError> {
+    let named = input.account_id.clone().flatten();
+    match scope.account() {
+        Some(own) => {
+            if named.as_deref().is_some_and(|named| named != own.as_str()) {
+                return Err(ApiError::invalid(
+                    "invalid_account_id",
+                    "a portal creates endpoints of its own account only",
+                ));
+            }
+            input.account_id = Some(Some(own.to_string()));
+        }
+        None => {
+            if let Some(raw) = named {
+                existing(state, &raw, unknown_account())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a URL whose host name resolves to a forbidden address (docs/api.md, Endpoints).
@@ -164,9 +201,11 @@ async fn check_resolution(state: &AppState, url: &str) -> Result<(), ApiError> {
     responses((status = 201, description = "Created", body = CreatedEndpoint)))]
 pub(crate) async fn create(
     state: web::Data<AppState>,
+    scope: Scope,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input.into_inner();
+    let mut input = input.into_inner();
+    assign_account(&state, &mut input, &scope)?;
     let inactive = input.active == Some(false);
     let mut endpoint = new_endpoint(input, &state.settings, now_ms())?;
     check_resolution(&state, &endpoint.url).await?;
@@ -183,16 +222,37 @@ pub(crate) async fn create(
     }))
 }
 
+/// `?limit=&cursor=&account_id=`: a page of endpoints, optionally of one account.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct EndpointListQuery {
+    /// How many items to return.
+    #[param(minimum = 1, maximum = 1000, default = 50)]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only this account's endpoints (a portal always sees its own only).
+    account_id: Option<String>,
+}
+
 /// Endpoints, oldest first.
-#[utoipa::path(operation_id = "list_endpoints", get, path = "/api/v1/webhooks", tag = "admin", params(PageQuery),
+#[utoipa::path(operation_id = "list_endpoints", get, path = "/api/v1/webhooks", tag = "admin", params(EndpointListQuery),
     responses((status = 200, description = "One page of endpoints", body = Page<EndpointView>)))]
 pub(crate) async fn list(
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    scope: Scope,
+    query: web::Query<EndpointListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<EndpointId>(query.cursor.as_deref())?;
-    let page = state.store.list_endpoints(after, limit)?;
+    let asked = query
+        .account_id
+        .as_deref()
+        .map(parse_account_id)
+        .transpose()?;
+    let page = match scope.narrow(asked)? {
+        Some(account) => state.store.list_account_endpoints(&account, after, limit)?,
+        None => state.store.list_endpoints(after, limit)?,
+    };
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(Page {
         data: page.iter().map(EndpointView::of).collect(),
@@ -204,9 +264,10 @@ pub(crate) async fn list(
     responses((status = 200, description = "The endpoint", body = EndpointView)))]
 pub(crate) async fn get(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(EndpointView::of(&load(&state, &id)?)))
+    Ok(HttpResponse::Ok().json(EndpointView::of(&load(&state, &id, &scope)?)))
 }
 
 /// Changes the fields given; `null` puts an optional field back to its default.
@@ -218,10 +279,11 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn update(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load_own(&state, &id)?;
+    let mut endpoint = load_own(&state, &id, &scope)?;
     let input = input.into_inner();
     let activation = input.active;
     let url_changed = input.url.is_some();
@@ -254,9 +316,10 @@ pub(crate) async fn update(
     ))]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    load_own(&state, &id)?;
+    load_own(&state, &id, &scope)?;
     if !state.store.delete_endpoint(parse_id(&id)?).await? {
         return Err(ApiError::not_found("endpoint"));
     }
@@ -268,9 +331,10 @@ pub(crate) async fn delete(
     responses((status = 200, description = "The current signing secret", body = SecretView)))]
 pub(crate) async fn secret(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id)?;
+    let endpoint = load(&state, &id, &scope)?;
     Ok(HttpResponse::Ok().json(SecretView {
         secret: endpoint.secret,
     }))
@@ -298,10 +362,11 @@ pub(crate) struct RotateInput {
     ))]
 pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     input: Option<web::Json<RotateInput>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load_own(&state, &id)?;
+    let mut endpoint = load_own(&state, &id, &scope)?;
     let input = input.map(web::Json::into_inner).unwrap_or(RotateInput {
         secret: None,
         grace: None,

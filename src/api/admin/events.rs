@@ -7,13 +7,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::accounts::{existing, unknown_account};
+use super::deliveries::delivery_in_scope;
 use super::pagination::{self, Page};
 use crate::api::body::json_config;
+use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::filter::EventFilter;
-use crate::domain::{DeliveryStatus, Event};
+use crate::domain::{AccountId, DeliveryStatus, Event};
 use crate::error::ApiError;
 use crate::ids::EventId;
 use crate::metrics::metrics;
@@ -43,6 +46,13 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
         .route("/events/{id}", web::get().to(get));
 }
 
+/// The log without publishing, for the portal.
+pub fn read_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/events", web::get().to(list))
+        .route("/events/{id}", web::get().to(get));
+}
+
 const BATCH_BODY_CEILING: usize = 32 * 1024 * 1024;
 
 #[derive(Deserialize, ToSchema)]
@@ -62,6 +72,37 @@ pub(crate) struct PublishInput {
     /// Same as the `Idempotency-Key` header (which wins); not allowed in a batch.
     #[schema(min_length = 1, max_length = 255)]
     idempotency_key: Option<String>,
+    /// The account whose endpoints receive it (same as `X-Account-Id`); it must exist.
+    account_id: Option<String>,
+}
+
+/// The account a publish names, which must exist (`422` otherwise).
+fn named_account(state: &AppState, raw: Option<&str>) -> Result<Option<AccountId>, ApiError> {
+    raw.map(|raw| existing(state, raw, unknown_account()).map(|account| account.id))
+        .transpose()
+}
+
+/// A single publish may name its account in the body or in `X-Account-Id`;
+/// naming two different ones is refused.
+fn publish_account<'a>(
+    request: &'a HttpRequest,
+    body: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    let header = request
+        .headers()
+        .get("X-Account-Id")
+        .map(|v| v.to_str())
+        .transpose()
+        .map_err(|_| {
+            ApiError::invalid("invalid_account_id", "X-Account-Id must be an account ID")
+        })?;
+    match (header, body) {
+        (Some(header), Some(body)) if header != body => Err(ApiError::invalid(
+            "invalid_account_id",
+            "X-Account-Id and the body's account_id name different accounts",
+        )),
+        (header, body) => Ok(header.or(body)),
+    }
 }
 
 /// A published event, as acknowledged.
@@ -98,6 +139,9 @@ pub struct EventView {
     /// Present (true) only on test events.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     test: bool,
+    /// The account it was published for; absent: the operator's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
 }
 
 /// An event with the deliveries it fanned out to.
@@ -117,7 +161,12 @@ pub struct EventDelivery {
 }
 
 /// Validates one publish body into an event stamped `now`.
-fn validate(input: PublishInput, max_bytes: usize, now: u64) -> Result<Event, ApiError> {
+fn validate(
+    state: &AppState,
+    input: PublishInput,
+    max_bytes: usize,
+    now: u64,
+) -> Result<Event, ApiError> {
     let event_type = EventType::parse(&input.event_type)
         .map_err(|e| ApiError::invalid("invalid_event_type", e.to_string()))?;
     if !input.data.is_object() {
@@ -126,10 +175,11 @@ fn validate(input: PublishInput, max_bytes: usize, now: u64) -> Result<Event, Ap
             "data must be a JSON object",
         ));
     }
-    let event = Event::new(&event_type, &input.data, now);
+    let mut event = Event::new(&event_type, &input.data, now);
     if event.data_json.len() > max_bytes {
         return Err(ApiError::TooLarge(max_bytes));
     }
+    event.account_id = named_account(state, input.account_id.as_deref())?;
     Ok(event)
 }
 
@@ -206,8 +256,9 @@ pub(crate) async fn publish(
     let started = Instant::now();
     let mut input = input.into_inner();
     let key = idempotency_key(&request, input.idempotency_key.take())?;
+    input.account_id = publish_account(&request, input.account_id.as_deref())?.map(str::to_string);
     let now = now_ms();
-    let event = validate(input, state.settings.events.max_payload_bytes, now)?;
+    let event = validate(&state, input, state.settings.events.max_payload_bytes, now)?;
     let stored = store_events(&state, vec![event], key, now).await?;
     let first = stored.first().ok_or(ApiError::Internal)?;
     let accepted = HttpResponse::Accepted().json(answer(first));
@@ -235,6 +286,12 @@ pub(crate) async fn publish_batch(
         ));
     }
     let key = idempotency_key(&request, None)?;
+    if request.headers().contains_key("X-Account-Id") {
+        return Err(ApiError::invalid(
+            "invalid_account_id",
+            "a batch names each item's account in its account_id, not in X-Account-Id",
+        ));
+    }
     let now = now_ms();
     let max_bytes = state.settings.events.max_payload_bytes;
     let mut events = Vec::with_capacity(items.len());
@@ -257,7 +314,7 @@ pub(crate) async fn publish_batch(
                 "use the Idempotency-Key header for a batch",
             )));
         }
-        events.push(validate(input, max_bytes, now).map_err(at_index)?);
+        events.push(validate(&state, input, max_bytes, now).map_err(at_index)?);
     }
     let stored = store_events(&state, events, key, now).await?;
     let accepted = HttpResponse::Accepted().json(PublishedBatch {
@@ -277,6 +334,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     let mut limit = None;
     let mut cursor = None;
     let mut after = None;
+    let mut account = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
         match name.as_ref() {
             "from" => from_ms = Some(pagination::time("from", &value)?),
@@ -284,6 +342,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
             "type" => types.push(value.into_owned()),
             "limit" => limit = Some(pagination::limit_number(&value)?),
             "cursor" => cursor = Some(value.into_owned()),
+            "account_id" => account = Some(parse_account_id(&value)?),
             "after" => {
                 after = Some(value.parse::<EventId>().map_err(|_| {
                     ApiError::invalid("invalid_after", "after must be an event ID (evt_…)")
@@ -314,6 +373,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
         to_ms,
         types,
         after: after.or(cursor),
+        account,
         limit: pagination::limit(limit)?,
     })
 }
@@ -327,6 +387,7 @@ impl EventView {
             data: serde_json::from_str(&event.data_json).unwrap_or(json!({})),
             source: event.source.clone(),
             test: event.test,
+            account_id: event.account_id.as_ref().map(|a| a.to_string()),
         }
     }
 }
@@ -342,13 +403,16 @@ impl EventView {
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
         ("after" = Option<String>, Query,
             description = "Only events strictly after this event ID (`evt_…`), to follow the log"),
+        ("account_id" = Option<String>, Query, description = "Only this account's events"),
     ),
     responses((status = 200, description = "One page of events", body = Page<EventView>)))]
 pub(crate) async fn list(
     state: web::Data<AppState>,
+    scope: Scope,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(request.query_string())?;
+    let mut query = parse_query(request.query_string())?;
+    query.account = scope.narrow(query.account.take())?;
     let limit = query.limit;
     let page = state
         .store
@@ -363,16 +427,29 @@ pub(crate) async fn list(
 
 #[utoipa::path(operation_id = "get_event", get, path = "/api/v1/events/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, description = "The event and its deliveries", body = EventDetail)))]
+/// An event in scope with its deliveries; a portal sees only the
+/// deliveries to its own endpoints.
 pub(crate) async fn get(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let event = state
         .store
         .get_event(id)?
+        .filter(|event| scope.sees(event.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let deliveries = state.store.deliveries_of_event(id)?;
+    let mut deliveries = state.store.deliveries_of_event(id)?;
+    if scope.account().is_some() {
+        let mut visible = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            if delivery_in_scope(&state, &delivery, &scope)? {
+                visible.push(delivery);
+            }
+        }
+        deliveries = visible;
+    }
     Ok(HttpResponse::Ok().json(EventDetail {
         event: EventView::of(&event),
         deliveries: deliveries

@@ -1,6 +1,7 @@
 //! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
 //! unauthenticated probes, the metrics scrape and the API description.
 
+pub(crate) mod accounts;
 pub(crate) mod deliveries;
 pub(crate) mod delivery_search;
 pub(crate) mod endpoint_input;
@@ -26,6 +27,7 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(require_admin))
+                .configure(accounts::routes)
                 .configure(endpoints::routes)
                 .configure(|c| events::routes(c, max_payload_bytes))
                 .configure(deliveries::routes)
