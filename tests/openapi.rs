@@ -32,7 +32,7 @@ fn operations(doc: &Value) -> Vec<(String, String, bool)> {
 }
 
 #[actix_web::test]
-async fn the_document_is_valid_openapi_with_both_bearer_schemes() {
+async fn the_document_is_valid_openapi_with_its_bearer_schemes() {
     let daemon = Daemon::start(&[]);
     let doc = document(&daemon).await;
 
@@ -48,7 +48,7 @@ async fn the_document_is_valid_openapi_with_both_bearer_schemes() {
     assert_eq!(ids.len(), unique.len(), "operation IDs repeat: {ids:?}");
 
     let schemes = &doc["components"]["securitySchemes"];
-    for name in ["admin_token", "partner_secret"] {
+    for name in ["admin_token", "partner_secret", "portal_token"] {
         assert_eq!(schemes[name]["type"], "http", "{name}");
         assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
     }
@@ -73,23 +73,49 @@ async fn the_document_is_valid_openapi_with_both_bearer_schemes() {
     let me = &doc["paths"]["/partners/me"]["get"];
     assert_eq!(me["security"][0]["partner_secret"], serde_json::json!([]));
     assert_eq!(me["tags"], serde_json::json!(["public"]));
+    let portal = &doc["paths"]["/portal/api/v1/webhooks"]["get"];
+    assert_eq!(portal["security"][0]["portal_token"], serde_json::json!([]));
+    assert_eq!(portal["tags"], serde_json::json!(["public"]));
+    assert_eq!(portal["operationId"], "portal_list_endpoints");
+    assert!(doc["paths"]["/portal/api/v1/events"]["post"].is_null());
+    assert!(doc["paths"]["/portal/api/v1/events/batch"].is_null());
+}
+
+/// A portal token of a fresh account, so a portal route that does not exist
+/// answers `404` rather than the portal's `401`.
+async fn portal_token(daemon: &Daemon) -> String {
+    let account = serde_json::json!({"id": "acct_openapi", "name": "OpenAPI"});
+    let (status, body) = daemon.api("POST", "/accounts", Some(&account)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, link) = daemon
+        .api("POST", "/accounts/acct_openapi/portal-link", None)
+        .await;
+    assert_eq!(status, 201, "{link}");
+    link["token"].as_str().expect("token").to_string()
 }
 
 #[actix_web::test]
 async fn every_documented_operation_is_answered_by_its_listener() {
     let daemon = Daemon::start(&[]);
     let doc = document(&daemon).await;
+    let portal_token = portal_token(&daemon).await;
     for (method, path, public) in operations(&doc) {
         let base = if public {
             &daemon.public
         } else {
             &daemon.admin
         };
+        let token = match path.starts_with("/portal/") {
+            true => portal_token.as_str(),
+            false => ADMIN_TOKEN,
+        };
         let url = format!(
             "{base}{}",
-            path.replace("{id}", "x").replace("{partner_id}", "x")
+            path.replace("{id}", "x")
+                .replace("{partner_id}", "x")
+                .replace("{name}", "x")
         );
-        let (status, body) = daemon.request(&method, &url, None, Some(ADMIN_TOKEN)).await;
+        let (status, body) = daemon.request(&method, &url, None, Some(token)).await;
         let unrouted = status == 405 || body["message"] == "no such route";
         assert!(!unrouted, "{method} {path}: {status} {body}");
         if status >= 400 {
@@ -113,14 +139,32 @@ async fn undocumented_methods_and_paths_get_json_errors() {
     assert_error_shape(&body);
 }
 
-/// Reads the route registrations out of `src/api`: the path literal of
-/// every `.route("…"` and `web::resource("…"`, with `/api/v1` in front for
-/// the files of the admin API's scope (`src/api/admin/`, except its
-/// `mod.rs`, which registers the probes beside the scope).
+/// The path literal of every `.route("…"` and `web::resource("…"` in `source`.
+fn route_literals(source: &str) -> Vec<String> {
+    let mut literals = Vec::new();
+    for opener in [".route(", "web::resource("] {
+        for (at, _) in source.match_indices(opener) {
+            let rest = source[at + opener.len()..].trim_start();
+            let Some(literal) = rest.strip_prefix('"') else {
+                continue;
+            };
+            let end = literal.find('"').expect("closing quote");
+            literals.push(literal[..end].to_string());
+        }
+    }
+    literals
+}
+
+/// Reads the route registrations out of `src/api`: the path literals, with
+/// `/api/v1` in front for the files of the admin API's scope
+/// (`src/api/admin/`, except its `mod.rs`, which registers the probes beside
+/// the scope), and again with `/portal/api/v1` in front for the functions
+/// `portal.rs` configures (`.configure(module::function)`).
 fn registered_paths() -> BTreeSet<String> {
     let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let admin = api.join("admin");
     let mut files = Vec::new();
-    for dir in [api.clone(), api.join("admin")] {
+    for dir in [api.clone(), admin.clone()] {
         for entry in std::fs::read_dir(&dir).expect("src/api") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "rs") {
@@ -131,17 +175,22 @@ fn registered_paths() -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for file in files {
         let source = std::fs::read_to_string(&file).expect("source");
-        let scoped = file.parent() == Some(&api.join("admin")) && !file.ends_with("mod.rs");
+        let scoped = file.parent() == Some(&admin) && !file.ends_with("mod.rs");
         let prefix = if scoped { "/api/v1" } else { "" };
-        for opener in [".route(", "web::resource("] {
-            for (at, _) in source.match_indices(opener) {
-                let rest = source[at + opener.len()..].trim_start();
-                let Some(literal) = rest.strip_prefix('"') else {
-                    continue;
-                };
-                let end = literal.find('"').expect("closing quote");
-                paths.insert(format!("{prefix}{}", &literal[..end]));
-            }
+        for literal in route_literals(&source) {
+            paths.insert(format!("{prefix}{literal}"));
+        }
+    }
+    let portal = std::fs::read_to_string(api.join("portal.rs")).expect("portal.rs");
+    for (at, _) in portal.match_indices(".configure(") {
+        let call = &portal[at + ".configure(".len()..];
+        let call = &call[..call.find(')').expect("closing parenthesis")];
+        let (module, function) = call.split_once("::").expect("module::function");
+        let source = std::fs::read_to_string(admin.join(format!("{module}.rs"))).expect(module);
+        let body = &source[source.find(&format!("fn {function}(")).expect(call)..];
+        let body = &body[..body.find("\n}\n").expect("end of function")];
+        for literal in route_literals(body) {
+            paths.insert(format!("/portal/api/v1{literal}"));
         }
     }
     paths
@@ -152,6 +201,8 @@ async fn every_registered_route_is_documented() {
     let registered = registered_paths();
     assert!(registered.contains("/api/v1/webhooks/{id}/secret/rotate"));
     assert!(registered.contains("/webhooks/partners/{partner_id}"));
+    assert!(registered.contains("/portal/api/v1/replay/{id}"));
+    assert!(!registered.contains("/portal/api/v1/events/batch"));
 
     let daemon = Daemon::start(&[]);
     let doc = document(&daemon).await;

@@ -54,11 +54,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/console/{name}", web::get().to(asset));
 }
 
-async fn index() -> Result<HttpResponse, ApiError> {
+/// The console's page; it then calls `/api/v1` with the token it is given.
+#[utoipa::path(operation_id = "console", get, path = "/", tag = "admin",
+    responses((status = 200, description = "The console's HTML page", body = String, content_type = "text/html")))]
+pub(crate) async fn index() -> Result<HttpResponse, ApiError> {
     serve("index.html")
 }
 
-async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// A file of the console, by name.
+#[utoipa::path(operation_id = "console_file", get, path = "/console/{name}", tag = "admin",
+    params(("name" = String, Path, example = "app.js")),
+    responses((status = 200, description = "The file: JavaScript, CSS, SVG or the page", content(
+        (String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml"), (String = "text/html"),
+    ))))]
+pub(crate) async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     serve(&name)
 }
 

@@ -14,21 +14,33 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::admin::{
-    deliveries, delivery_search, endpoints, events, metrics, partners as admin_partners, replay,
-    stats,
+    accounts, deliveries, delivery_search, endpoints, events, metrics, partners as admin_partners,
+    replay, stats,
 };
-use super::{inbound, partners};
+use super::{console, inbound, partners};
 use crate::error::ErrorBody;
 
 /// The admin bearer scheme: a token from `admin.tokens` or `<data_dir>/admin.token`.
 const ADMIN_TOKEN: &str = "admin_token";
 /// A partner's bearer scheme: the `shared_secret` it received at registration.
 const PARTNER_SECRET: &str = "partner_secret";
+/// The portal's bearer scheme: the `token` of an account's portal link.
+const PORTAL_TOKEN: &str = "portal_token";
 /// Registration with `partners.registration = "token"`: one of `partners.registration_tokens`.
 const REGISTRATION_TOKEN: &str = "registration_token";
 
 /// Routes under this prefix sit behind the admin token.
 const ADMIN_API: &str = "/api/v1";
+/// The portal serves some admin routes again under this prefix, for one account.
+const PORTAL_API: &str = "/portal/api/v1";
+/// The admin routes the portal serves (`portal.rs`), as paths under
+/// [`ADMIN_API`] and the methods it answers on them.
+const PORTAL_ROUTES: &[(&str, &[&str])] = &[
+    ("/webhooks", &["get", "post", "patch", "delete"]),
+    ("/deliveries", &["get", "post"]),
+    ("/replay", &["get", "post"]),
+    ("/events", &["get"]),
+];
 /// Routes under this prefix resolve the partner from its shared secret.
 const PARTNER_SELF: &str = "/partners/me";
 
@@ -38,13 +50,23 @@ const PARTNER_SELF: &str = "/partners/me";
         title = "hookd",
         description = "A webhook delivery daemon. Operations tagged `admin` are served on the \
             admin listener (`server.admin_bind`), those tagged `public` on the public listener \
-            (`server.public_bind`); `/healthz` answers on both. Every refusal carries the JSON \
-            body `ErrorBody`."
+            (`server.public_bind`); `/healthz` answers on both. Under `/portal/api/v1` the \
+            public listener serves the admin routes for endpoints, events (read only), \
+            deliveries and replay again, limited to the account of a portal token. Every \
+            refusal carries the JSON body `ErrorBody`."
     ),
     paths(
         super::healthz,
         super::readyz,
         document,
+        console::index,
+        console::asset,
+        accounts::create,
+        accounts::list,
+        accounts::get,
+        accounts::update,
+        accounts::delete,
+        accounts::portal_link,
         endpoints::create,
         endpoints::list,
         endpoints::get,
@@ -64,6 +86,7 @@ const PARTNER_SELF: &str = "/partners/me";
         stats::stats,
         metrics::scrape,
         replay::create,
+        replay::list,
         replay::get,
         admin_partners::list,
         admin_partners::get,
@@ -79,7 +102,7 @@ const PARTNER_SELF: &str = "/partners/me";
         inbound::receive_named,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes, &SharedRefusals),
+    modifiers(&SecuritySchemes, &PortalRoutes, &SharedRefusals),
     tags(
         (name = "admin", description = "Served on the admin listener"),
         (name = "public", description = "Served on the public listener"),
@@ -101,6 +124,7 @@ impl Modify for SecuritySchemes {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, description) in [
             (ADMIN_TOKEN, "An admin token: one of `admin.tokens`, or the one generated into `<data_dir>/admin.token`"),
+            (PORTAL_TOKEN, "The `token` of a portal link (`POST /api/v1/accounts/{id}/portal-link`), until it expires"),
             (PARTNER_SECRET, "A partner's `shared_secret`, as returned by registration or rotation"),
             (REGISTRATION_TOKEN, "One of `partners.registration_tokens`, when `partners.registration = \"token\"`"),
         ] {
@@ -110,6 +134,51 @@ impl Modify for SecuritySchemes {
                 .build();
             components.add_security_scheme(name, SecurityScheme::Http(scheme));
         }
+    }
+}
+
+/// Copies the admin operations the portal serves under [`PORTAL_API`],
+/// tagged `public` and with their own operation IDs; [`SharedRefusals`]
+/// then gives them the portal token's security.
+struct PortalRoutes;
+
+impl Modify for PortalRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut copies = Vec::new();
+        for (path, item) in &openapi.paths.paths {
+            let Some(relative) = path.strip_prefix(ADMIN_API) else {
+                continue;
+            };
+            let Some((_, methods)) = PORTAL_ROUTES.iter().find(|(prefix, _)| {
+                relative == *prefix || relative.starts_with(&format!("{prefix}/"))
+            }) else {
+                continue;
+            };
+            if relative == "/events/batch" {
+                continue;
+            }
+            let mut copy = item.clone();
+            for (method, operation) in [
+                ("get", &mut copy.get),
+                ("post", &mut copy.post),
+                ("put", &mut copy.put),
+                ("patch", &mut copy.patch),
+                ("delete", &mut copy.delete),
+            ] {
+                if !methods.contains(&method) {
+                    *operation = None;
+                }
+                if let Some(operation) = operation {
+                    operation.tags = Some(vec!["public".to_string()]);
+                    operation.operation_id = operation
+                        .operation_id
+                        .as_ref()
+                        .map(|id| format!("portal_{id}"));
+                }
+            }
+            copies.push((format!("{PORTAL_API}{relative}"), copy));
+        }
+        openapi.paths.paths.extend(copies);
     }
 }
 
@@ -126,6 +195,8 @@ impl Modify for SharedRefusals {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let scheme = if path.starts_with(ADMIN_API) {
                 Some(ADMIN_TOKEN)
+            } else if path.starts_with(PORTAL_API) {
+                Some(PORTAL_TOKEN)
             } else if path.starts_with(PARTNER_SELF) {
                 Some(PARTNER_SECRET)
             } else {

@@ -2,10 +2,11 @@
 //! give one of them its own view of the API.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use super::pagination::{self, PageQuery};
+use super::pagination::{self, Page, PageQuery};
 use crate::api::portal_token;
 use crate::api::scope::parse_account_id;
 use crate::api::AppState;
@@ -14,7 +15,7 @@ use crate::config::Settings;
 use crate::domain::account::validate_display_name;
 use crate::domain::duration::parse_duration;
 use crate::domain::{Account, AccountId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Portal links last an hour unless asked otherwise, and a week at most.
 const DEFAULT_LINK_TTL_MS: u64 = 3_600_000;
@@ -30,15 +31,39 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/accounts/{id}/portal-link", web::post().to(portal_link));
 }
 
-fn view(account: &Account) -> Value {
-    let metadata: Value = serde_json::from_str(&account.metadata_json).unwrap_or(json!({}));
-    json!({
-        "id": account.id.to_string(),
-        "name": account.name,
-        "metadata": metadata,
-        "created_at": format_rfc3339(account.created_at_ms),
-        "updated_at": format_rfc3339(account.updated_at_ms),
-    })
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    #[schema(example = "acct_01HQ3Z9V6Y8W1K2M3N4P5Q6R7S")]
+    id: String,
+    name: String,
+    #[schema(value_type = Object)]
+    metadata: Value,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+impl AccountView {
+    fn of(account: &Account) -> AccountView {
+        AccountView {
+            id: account.id.to_string(),
+            name: account.name.clone(),
+            metadata: serde_json::from_str(&account.metadata_json).unwrap_or(json!({})),
+            created_at: format_rfc3339(account.created_at_ms),
+            updated_at: format_rfc3339(account.updated_at_ms),
+        }
+    }
+}
+
+/// A portal link: open `url`, or send `token` as the portal's bearer token.
+#[derive(Serialize, ToSchema)]
+pub struct PortalLink {
+    url: String,
+    token: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
 }
 
 /// An account named by a request (publish, endpoint, path): the grammar,
@@ -76,15 +101,25 @@ fn name(raw: &str) -> Result<String, ApiError> {
     validate_display_name("name", raw).map_err(|message| ApiError::invalid("invalid_name", message))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateInput {
+pub(crate) struct CreateInput {
+    /// The platform's own ID for the account; `acct_<ULID>` is generated when absent.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// Free-form JSON object kept with the account.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
-async fn create(
+#[utoipa::path(operation_id = "create_account", post, path = "/api/v1/accounts", tag = "admin", request_body = CreateInput,
+    responses(
+        (status = 201, description = "Created", body = AccountView),
+        (status = 409, description = "An account with that ID exists", body = ErrorBody),
+    ))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     input: web::Json<CreateInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -112,34 +147,48 @@ async fn create(
         )));
     }
     tracing::info!(account = %account.id, "account created");
-    Ok(HttpResponse::Created().json(view(&account)))
+    Ok(HttpResponse::Created().json(AccountView::of(&account)))
 }
 
-async fn list(
+/// Accounts in ID order.
+#[utoipa::path(operation_id = "list_accounts", get, path = "/api/v1/accounts", tag = "admin", params(PageQuery),
+    responses((status = 200, description = "One page of accounts", body = Page<AccountView>)))]
+pub(crate) async fn list(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<AccountId>(query.cursor.as_deref())?;
     let page = state.store.list_accounts(after.as_ref(), limit)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "data": page.iter().map(view).collect::<Vec<_>>(),
-        "next_cursor": pagination::next_cursor(&page, limit, |a| a.id.clone()),
-    })))
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.iter().map(AccountView::of).collect(),
+        next_cursor: pagination::next_cursor(&page, limit, |a| a.id.clone()),
+    }))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &id)?)))
+#[utoipa::path(operation_id = "get_account", get, path = "/api/v1/accounts/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, description = "The account", body = AccountView)))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(AccountView::of(&load(&state, &id)?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateInput {
+pub(crate) struct UpdateInput {
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
+    /// Replaces the whole metadata object.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
-async fn update(
+#[utoipa::path(operation_id = "update_account", patch, path = "/api/v1/accounts/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = UpdateInput,
+    responses((status = 200, description = "The updated account", body = AccountView)))]
+pub(crate) async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: web::Json<UpdateInput>,
@@ -154,12 +203,17 @@ async fn update(
     }
     account.updated_at_ms = now_ms();
     state.store.save_account(&account).await?;
-    Ok(HttpResponse::Ok().json(view(&account)))
+    Ok(HttpResponse::Ok().json(AccountView::of(&account)))
 }
 
 /// Refused while endpoints belong to the account: they would be left
 /// receiving nothing, or (re-created under the same ID) someone else's.
-async fn delete(
+#[utoipa::path(operation_id = "delete_account", delete, path = "/api/v1/accounts/{id}", tag = "admin", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The account still has endpoints", body = ErrorBody),
+    ))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -178,16 +232,22 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LinkInput {
+pub(crate) struct LinkInput {
+    /// How long the link works, e.g. `30m`; more than `0s`, at most `7d`.
+    #[schema(default = "1h")]
     ttl: Option<String>,
 }
 
 /// A signed, short-lived link to the account's portal. The token travels
 /// in the URL fragment, which browsers never send, so it stays out of
 /// server and proxy logs.
-async fn portal_link(
+#[utoipa::path(operation_id = "create_portal_link", post, path = "/api/v1/accounts/{id}/portal-link", tag = "admin",
+    params(("id" = String, Path)),
+    request_body(content = Option<LinkInput>, description = "Optional; without it the link lasts an hour"),
+    responses((status = 201, description = "The link and its token", body = PortalLink)))]
+pub(crate) async fn portal_link(
     state: web::Data<AppState>,
     id: web::Path<String>,
     input: Option<web::Json<LinkInput>>,
@@ -208,11 +268,11 @@ async fn portal_link(
     }
     let expires_ms = now_ms() + ttl_ms;
     let token = portal_token::issue(&state.portal_key, &account.id, expires_ms);
-    Ok(HttpResponse::Created().json(json!({
-        "url": format!("{}/portal/#token={token}", public_base(&state.settings)),
-        "token": token,
-        "expires_at": format_rfc3339(expires_ms),
-    })))
+    Ok(HttpResponse::Created().json(PortalLink {
+        url: format!("{}/portal/#token={token}", public_base(&state.settings)),
+        token,
+        expires_at: format_rfc3339(expires_ms),
+    }))
 }
 
 /// `server.public_url`, else the public listener's address.
