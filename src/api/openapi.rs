@@ -174,6 +174,13 @@ impl Modify for PortalRoutes {
                         .operation_id
                         .as_ref()
                         .map(|id| format!("portal_{id}"));
+                    if names_an_item(operation) {
+                        refuse(
+                            operation,
+                            404,
+                            "An ID in the path, query or body names nothing in the portal's account",
+                        );
+                    }
                 }
             }
             copies.push((format!("{PORTAL_API}{relative}"), copy));
@@ -182,12 +189,31 @@ impl Modify for PortalRoutes {
     }
 }
 
+/// Whether an operation takes an ID that a portal may not reach: a path
+/// ID, an `account_id` or `endpoint_id` query, or a body (whose IDs the
+/// handlers answer as missing when outside the account).
+fn names_an_item(operation: &Operation) -> bool {
+    let named = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|parameter| match parameter {
+            RefOr::T(parameter) => {
+                parameter.parameter_in == ParameterIn::Path
+                    || ["account_id", "endpoint_id"].contains(&parameter.name.as_str())
+            }
+            RefOr::Ref(_) => false,
+        });
+    named || operation.request_body.is_some()
+}
+
 /// Adds the refusals an operation gets from its shape: every `/api/v1`
 /// route requires the admin token (401), every `/partners/me` route a
 /// partner's shared secret (401, and 403 while suspended), a path ID may
 /// name nothing (404),
 /// a query may not parse (422), and a JSON body may be malformed (400), too
-/// large (413), of another content type (415) or invalid (422).
+/// slow to arrive (408), too large (413), of another content type (415) or
+/// invalid (422).
 struct SharedRefusals;
 
 impl Modify for SharedRefusals {
@@ -250,6 +276,7 @@ fn add_refusals(operation: &mut Operation, scheme: Option<&str>) {
     }
     if operation.request_body.is_some() {
         refuse(operation, 400, "The body is not valid JSON");
+        refuse(operation, 408, "The body did not arrive in time");
         refuse(operation, 413, "The body is too large");
         refuse(operation, 415, "The body is not sent as application/json");
         refuse(
