@@ -20,8 +20,11 @@ enum StartupError {
         path: String,
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        path: String,
+        source: crate::store::StoreError,
+    },
     #[error("cannot listen: {0}")]
     Listen(std::io::Error),
 }
@@ -82,12 +85,18 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let data_dir = &settings.storage.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+    let data_dir_error = |source| StartupError::DataDir {
         path: data_dir.display().to_string(),
         source,
-    })?;
-    let store = Store::open(&settings.storage)?;
-    let requeued = store.requeue_claimed(now_ms())?;
+    };
+    std::fs::create_dir_all(data_dir).map_err(data_dir_error)?;
+    check_writable(data_dir).map_err(data_dir_error)?;
+    let store_error = |source| StartupError::Store {
+        path: settings.storage.data_dir.join("db").display().to_string(),
+        source,
+    };
+    let store = Store::open(&settings.storage).map_err(store_error)?;
+    let requeued = store.requeue_claimed(now_ms()).map_err(store_error)?;
     if requeued > 0 {
         tracing::info!(
             requeued,
@@ -100,12 +109,8 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         Err(error) => tracing::error!(%error, "could not resume interrupted replays"),
     }
     actix_web::rt::spawn(retention::run(store.clone(), settings.clone()));
-    let admin_tokens = api::auth_tokens(&settings.admin.tokens, data_dir).map_err(|source| {
-        StartupError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        }
-    })?;
+    let admin_tokens =
+        api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
 
     let listeners = api::bind(AppState {
         store: store.clone(),
@@ -142,9 +147,17 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let _ = stop_dispatcher.send(true);
     tokio::join!(public.stop(true), admin.stop(true));
     let _ = dispatcher.await;
-    store.flush_now()?;
+    store.flush_now().map_err(store_error)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Fails early, naming the directory, when the data dir exists but refuses
+/// writes (read-only mount, wrong owner): sled's own error names no path.
+fn check_writable(data_dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = data_dir.join(".write-check");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 async fn wait_for_signal() {

@@ -1,11 +1,12 @@
 //! `/api/v1/webhooks`: endpoint create, read, update, delete and secret.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
 use super::pagination;
+use crate::api::body::optional_json;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::delivery::target_guard::resolves_to_blocked;
@@ -209,10 +210,13 @@ struct RotateInput {
 async fn rotate_secret(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    input: Option<web::Json<RotateInput>>,
+    request: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Read and checked before anything changes: a refused body rotates nothing.
+    let input = optional_json::<RotateInput>(&request, payload).await?;
     let mut endpoint = load_own(&state, &id)?;
-    let input = input.map(web::Json::into_inner).unwrap_or(RotateInput {
+    let input = input.unwrap_or(RotateInput {
         secret: None,
         grace: None,
     });
