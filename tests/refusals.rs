@@ -219,3 +219,35 @@ async fn inbound_partner_events_must_be_declared_as_json() {
     let response = send(Some("application/json; charset=utf-8")).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+
+#[actix_web::test]
+async fn every_special_address_spelling_is_refused_and_public_ipv6_accepted() {
+    let daemon = Daemon::start(&[("HOOKD__DELIVERY__ALLOW_PRIVATE_TARGETS", "false")]);
+    for url in [
+        "https://[::127.0.0.1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[64:ff9b::7f00:1]/",
+        "https://[64:ff9b:1::808:808]/",
+        "https://[2002:7f00:1::]/",
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        "https://[2001:db8::1]/",
+        "https://[fd00::1]/",
+        "https://198.18.0.1/",
+        "https://192.0.0.1/",
+        "https://192.0.2.1/",
+        "https://240.0.0.1/",
+        "https://localhost./",
+        "https://api.localhost./",
+    ] {
+        let body = json!({"url": url, "events": ["a.b"]});
+        let (status, json) = daemon.api("POST", "/webhooks", Some(&body)).await;
+        assert_eq!(status, 422, "{url}: {json}");
+        assert_eq!(json["error"], "invalid_url", "{json}");
+    }
+    for url in [
+        "https://[2606:4700::1111]/hook",
+        "https://[64:ff9b::808:808]/",
+    ] {
+        daemon.create_endpoint(url, &["a.b"], json!({})).await;
+    }
+}

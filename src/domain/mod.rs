@@ -10,6 +10,7 @@ pub mod filter;
 pub mod partner;
 pub mod replay;
 pub mod schedule;
+pub mod special_addresses;
 pub mod target;
 
 pub use delivery::{Attempt, Delivery, DeliveryStatus};
