@@ -113,6 +113,10 @@ pub struct DeliverySettings {
     pub max_in_flight: u32,
     pub max_in_flight_total: u32,
     pub disable_after_failures: u32,
+    /// `disable_after_failures` disables only once the endpoint has also
+    /// been failing this long, so a short outage never switches it off.
+    #[serde(with = "serde_duration")]
+    pub disable_min_failing: Duration,
     #[serde(with = "serde_duration")]
     pub disable_after: Duration,
 }
@@ -127,6 +131,7 @@ impl Default for DeliverySettings {
             max_in_flight: 16,
             max_in_flight_total: 512,
             disable_after_failures: 100,
+            disable_min_failing: Duration::from_secs(3600),
             disable_after: Duration::from_secs(5 * 86_400),
         }
     }
@@ -298,6 +303,7 @@ mod tests {
         assert_eq!(s.partners.retry_schedule.attempts(), 3);
         assert_eq!(s.storage.durability, Durability::Flush);
         assert_eq!(s.storage.retention_interval, Duration::from_secs(60));
+        assert_eq!(s.delivery.disable_min_failing, Duration::from_secs(3600));
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn types_received(receiver: &Receiver) -> Vec<String> {
 async fn consecutive_failures_disable_an_endpoint_and_hold_its_deliveries() {
     let daemon = Daemon::start(&[
         ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "5"),
+        ("HOOKD__DELIVERY__DISABLE_MIN_FAILING", "0s"),
         ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,1h"),
     ]);
     let failing = Receiver::start();
@@ -324,6 +325,7 @@ async fn a_name_resolving_to_loopback_is_blocked_at_send_time() {
 async fn failure_counts_survive_a_restart() {
     let env = [
         ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "4"),
+        ("HOOKD__DELIVERY__DISABLE_MIN_FAILING", "0s"),
         ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s"),
     ];
     let mut daemon = Daemon::start(&env);

@@ -53,6 +53,7 @@ impl Dispatcher {
             let subscribers = self.store.subscribers();
             let active: Active = subscribers
                 .iter()
+                .filter(|s| s.endpoint.active)
                 .map(|s| (s.endpoint.id, &s.endpoint))
                 .collect();
             let claimed = match self.claim_due(&mut limits, &active, now) {

@@ -1,5 +1,5 @@
-//! Endpoints: stored records plus the in-memory list of active subscribers
-//! that publishing fans out to.
+//! Endpoints: stored records plus the in-memory list of subscribers that
+//! publishing fans out to (disabled ones included: their deliveries are held).
 
 use std::sync::Arc;
 
@@ -121,7 +121,7 @@ impl Store {
         Ok(changed)
     }
 
-    /// The active endpoints, as of the last endpoint write.
+    /// Every endpoint, active or disabled, as of the last endpoint write.
     pub fn subscribers(&self) -> Arc<Vec<Subscriber>> {
         match self.subscribers.read() {
             Ok(guard) => Arc::clone(&guard),
@@ -136,19 +136,16 @@ impl Store {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut active = Vec::new();
+        let mut all = Vec::new();
         for entry in self.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
-            if !endpoint.active {
-                continue;
-            }
             // A stored filter was validated on the way in; one that no longer
             // parses (a rule tightened since) simply matches nothing.
             if let Ok(filter) = EventFilter::parse(&endpoint.events) {
-                active.push(Subscriber { endpoint, filter });
+                all.push(Subscriber { endpoint, filter });
             }
         }
-        *guard = Arc::new(active);
+        *guard = Arc::new(all);
         Ok(())
     }
 }

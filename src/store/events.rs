@@ -1,6 +1,6 @@
 //! The append-only event log, and publishing: an event, one delivery per
-//! matching active endpoint, their wheel entries and the idempotency record,
-//! written with plain inserts in a crash-safe order.
+//! matching endpoint (held if it is disabled), their wheel entries and the
+//! idempotency record, written with plain inserts in a crash-safe order.
 
 use serde::{Deserialize, Serialize};
 

@@ -68,7 +68,7 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-/// An active endpoint with its filter parsed once, for fan-out.
+/// An endpoint with its filter parsed once, for fan-out.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub endpoint: Endpoint,
@@ -99,7 +99,7 @@ pub struct Store {
     wheel_changed: Arc<Notify>,
     /// Serialises publishes that carry an idempotency key (see `write_appends`).
     idempotency_lock: Arc<std::sync::Mutex<()>>,
-    /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
+    /// Every endpoint, rebuilt on every endpoint write so publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
 }
 

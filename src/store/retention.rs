@@ -1,7 +1,9 @@
 //! Retention (SPEC §9): removing old events with their finished deliveries,
 //! attempts and index entries, a small batch per transaction, and expiring
-//! old idempotency records. An event that still has an open (pending or
-//! held) delivery is kept whole, so nothing owed is ever lost.
+//! old idempotency records. An event that still has a pending delivery is
+//! kept whole, so nothing being retried is lost; a held delivery (its
+//! endpoint is disabled) does not keep it: it is cancelled and removed with
+//! its event, so a switched-off endpoint cannot pin the log forever.
 
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
@@ -71,11 +73,9 @@ impl Store {
                         };
                         let delivery: Delivery =
                             codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                        let open = matches!(
-                            delivery.status,
-                            DeliveryStatus::Pending | DeliveryStatus::Held
-                        );
-                        if open || claimed.get(id.to_bytes())?.is_some() {
+                        if delivery.status == DeliveryStatus::Pending
+                            || claimed.get(id.to_bytes())?.is_some()
+                        {
                             kept += 1;
                             continue 'event;
                         }
