@@ -49,6 +49,13 @@ pub struct ServerSettings {
     pub admin_bind: SocketAddr,
     #[serde(with = "serde_duration")]
     pub shutdown_grace: Duration,
+    /// A request body must arrive in full within this time of its headers.
+    #[serde(with = "serde_duration")]
+    pub request_body_timeout: Duration,
+    /// Connections the public listener holds at once; more wait in the
+    /// kernel's backlog, so file descriptors stay free for the admin
+    /// listener and outbound deliveries.
+    pub public_max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -57,6 +64,8 @@ impl Default for ServerSettings {
             public_bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             shutdown_grace: Duration::from_secs(30),
+            request_body_timeout: Duration::from_secs(10),
+            public_max_connections: 256,
         }
     }
 }
@@ -243,6 +252,12 @@ impl Settings {
                 message: message.to_string(),
             })
         };
+        if self.server.request_body_timeout.is_zero() {
+            return invalid("server.request_body_timeout", "must be longer than 0s");
+        }
+        if self.server.public_max_connections == 0 {
+            return invalid("server.public_max_connections", "must be at least 1");
+        }
         if self.delivery.max_in_flight == 0 {
             return invalid("delivery.max_in_flight", "must be at least 1");
         }

@@ -1,10 +1,11 @@
 //! Turns actix's extractor failures (bad JSON, wrong content type, oversized
 //! body, bad query or path) into the §8 JSON errors instead of plain text.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::{web, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
+use super::body_deadline::is_body_timeout;
 use crate::error::ApiError;
 
 /// Bodies of admin objects (endpoints, replays) are small; events set their own limit.
@@ -30,6 +31,7 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
             ApiError::TooLarge(limit)
         }
         JsonPayloadError::Deserialize(e) => deserialize_error(e),
+        JsonPayloadError::Payload(e) if is_body_timeout(&e) => ApiError::BodyTimeout,
         other => ApiError::Malformed(format!("the body could not be read: {other}")),
     }
 }
@@ -86,6 +88,9 @@ fn path_error(error: PathError) -> ApiError {
 pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) if e.as_error::<PayloadError>().is_some_and(is_body_timeout) => {
+            Err(ApiError::BodyTimeout)
+        }
         Ok(Err(e)) => Err(ApiError::Malformed(format!(
             "the body could not be read: {e}"
         ))),

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
+mod body_deadline;
 mod inbound;
 mod partners;
 mod public;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::config::Settings;
@@ -42,15 +44,23 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
     let state = web::Data::new(state);
     let grace = state.settings.server.shutdown_grace.as_secs();
 
+    // actix caps connections per worker: split the cap between workers.
+    let max_connections = state.settings.server.public_max_connections;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(max_connections);
     let public_state = state.clone();
     let public = HttpServer::new(move || {
         App::new()
             .app_data(public_state.clone())
+            .wrap(from_fn(body_deadline::limit_body_time))
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(public::routes)
             .default_service(web::to(not_found))
     })
+    .workers(workers)
+    .max_connections(max_connections / workers)
     .shutdown_timeout(grace)
     .bind(state.settings.server.public_bind)?;
     let public_addr = first_addr(&public.addrs())?;
@@ -60,6 +70,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
     let admin = HttpServer::new(move || {
         App::new()
             .app_data(admin_state.clone())
+            .wrap(from_fn(body_deadline::limit_body_time))
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
