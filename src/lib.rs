@@ -22,6 +22,8 @@
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
+//! - `storage_watch.rs` notices a failed write (a full disk) and has
+//!   `store/recovery.rs` reopen storage once the disk takes writes again.
 //! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
@@ -42,6 +44,7 @@ pub mod operational;
 pub mod replay;
 pub mod retention;
 pub mod startup;
+pub mod storage_watch;
 pub mod store;
 
 pub use startup::run;

@@ -11,7 +11,7 @@ use crate::clock::now_ms;
 use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
 use crate::store::Store;
-use crate::{replay, retention};
+use crate::{replay, retention, storage_watch};
 
 #[derive(Debug, thiserror::Error)]
 enum StartupError {
@@ -125,6 +125,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     actix_web::rt::spawn(listeners.admin);
 
     let (stop_dispatcher, shutdown) = watch::channel(false);
+    let storage_watch = actix_web::rt::spawn(storage_watch::run(store.clone(), shutdown.clone()));
     let dispatcher = actix_web::rt::spawn(
         Dispatcher {
             store: store.clone(),
@@ -147,6 +148,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let _ = stop_dispatcher.send(true);
     tokio::join!(public.stop(true), admin.stop(true));
     let _ = dispatcher.await;
+    let _ = storage_watch.await;
     store.flush_now().map_err(store_error)?;
     tracing::info!("stopped");
     Ok(())

@@ -22,17 +22,19 @@ pub struct DeliveryPage {
 
 impl Store {
     pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
-        codec::read(&self.deliveries, &id.to_bytes())
+        codec::read(&self.trees()?.deliveries, &id.to_bytes())
     }
 
     pub(super) fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        self.deliveries
+        self.trees()?
+            .deliveries
             .insert(delivery.id.to_bytes(), codec::encode(delivery)?)?;
         Ok(())
     }
 
     pub fn attempts_of(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
-        self.attempts
+        self.trees()?
+            .attempts
             .scan_prefix(id.to_bytes())
             .map(|entry| codec::decode(&entry?.1))
             .collect()
@@ -40,7 +42,7 @@ impl Store {
 
     pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
         let mut found = Vec::new();
-        for entry in self.event_deliveries.scan_prefix(event.to_bytes()) {
+        for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
             let (key, _) = entry?;
             if let Some(delivery) = keys::pair_second(&key)
                 .map(|id| self.get_delivery(id))
@@ -68,7 +70,7 @@ impl Store {
         };
         let mut deliveries = Vec::new();
         let mut next = None;
-        for entry in self.endpoint_deliveries.range(start..end).rev() {
+        for entry in self.trees()?.endpoint_deliveries.range(start..end).rev() {
             let (key, _) = entry?;
             let Some(delivery) = keys::pair_second(&key)
                 .map(|id| self.get_delivery(id))
@@ -104,11 +106,12 @@ impl Store {
         // a crash before the end means the attempt is made again after the
         // restart, never that it is lost. The claim is removed only if it is
         // still ours: a retry due at once may already have been claimed anew.
-        self.attempts
+        self.trees()?
+            .attempts
             .insert(keys::attempt(id, attempt.attempt), codec::encode(attempt)?)?;
         let delivery = loop {
-            let Some(current) = self.deliveries.get(id.to_bytes())? else {
-                self.claimed.remove(id.to_bytes())?;
+            let Some(current) = self.trees()?.deliveries.get(id.to_bytes())? else {
+                self.trees()?.claimed.remove(id.to_bytes())?;
                 return Ok(None);
             };
             let mut delivery: Delivery = codec::decode(&current)?;
@@ -124,7 +127,7 @@ impl Store {
             }
             // Compare-and-swap, so a hold or cancel written meanwhile is
             // re-read and kept rather than overwritten.
-            let swapped = self.deliveries.compare_and_swap(
+            let swapped = self.trees()?.deliveries.compare_and_swap(
                 id.to_bytes(),
                 Some(current),
                 Some(codec::encode(&delivery)?),
@@ -134,11 +137,12 @@ impl Store {
             }
         };
         if let Some(due) = delivery.next_attempt_ms {
-            self.wheel
+            self.trees()?
+                .wheel
                 .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
         }
         // Err only means the claim is no longer ours: nothing to remove.
-        let _ = self.claimed.compare_and_swap(
+        let _ = self.trees()?.claimed.compare_and_swap(
             id.to_bytes(),
             Some(&claim.to_be_bytes()[..]),
             None as Option<&[u8]>,
@@ -156,7 +160,7 @@ impl Store {
                 self.put_delivery(&delivery)?;
             }
         }
-        self.claimed.remove(id.to_bytes())?;
+        self.trees()?.claimed.remove(id.to_bytes())?;
         Ok(())
     }
 
@@ -177,17 +181,18 @@ impl Store {
         ) {
             return Ok(Some(before));
         }
-        if self.claimed.contains_key(id.to_bytes())? {
+        if self.trees()?.claimed.contains_key(id.to_bytes())? {
             return Ok(Some(before));
         }
         if let Some(due) = delivery.next_attempt_ms {
-            self.wheel.remove(keys::wheel(due, id))?;
+            self.trees()?.wheel.remove(keys::wheel(due, id))?;
         }
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_ms = Some(now_ms);
         delivery.updated_at_ms = now_ms;
         self.put_delivery(&delivery)?;
-        self.wheel
+        self.trees()?
+            .wheel
             .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
         self.commit().await?;
         self.wheel_changed.notify_one();

@@ -10,7 +10,7 @@ use crate::ids::EndpointId;
 
 impl Store {
     pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        codec::read(&self.endpoints, &id.to_bytes())
+        codec::read(&self.trees()?.endpoints, &id.to_bytes())
     }
 
     /// Endpoints in creation order, starting after `after`.
@@ -19,12 +19,17 @@ impl Store {
         after: Option<EndpointId>,
         limit: usize,
     ) -> Result<Vec<Endpoint>, StoreError> {
-        codec::page(&self.endpoints, after.map(|id| id.to_bytes()), limit)
+        codec::page(
+            &self.trees()?.endpoints,
+            after.map(|id| id.to_bytes()),
+            limit,
+        )
     }
 
     /// Inserts or replaces an endpoint, durably.
     pub async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        self.endpoints
+        self.trees()?
+            .endpoints
             .insert(endpoint.id.to_bytes(), codec::encode(endpoint)?)?;
         self.reload_subscribers()?;
         self.commit().await
@@ -32,7 +37,7 @@ impl Store {
 
     /// Removes an endpoint and cancels what it was still owed.
     pub async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
-        if self.endpoints.remove(id.to_bytes())?.is_none() {
+        if self.trees()?.endpoints.remove(id.to_bytes())?.is_none() {
             return Ok(false);
         }
         self.reload_subscribers()?;
@@ -85,7 +90,11 @@ impl Store {
         due_ms: u64,
     ) -> Result<usize, StoreError> {
         let mut changed = 0;
-        for entry in self.endpoint_deliveries.scan_prefix(endpoint.to_bytes()) {
+        for entry in self
+            .trees()?
+            .endpoint_deliveries
+            .scan_prefix(endpoint.to_bytes())
+        {
             let (key, _) = entry?;
             let Some(id) = keys::pair_second(&key) else {
                 continue;
@@ -101,19 +110,21 @@ impl Store {
                 continue;
             }
             if let Some(due) = delivery.next_attempt_ms.take() {
-                self.wheel.remove(keys::wheel(due, id))?;
+                self.trees()?.wheel.remove(keys::wheel(due, id))?;
             }
             let resumed = status == DeliveryStatus::Pending;
             if resumed {
                 delivery.next_attempt_ms = Some(due_ms);
             }
             delivery.status = status;
-            self.deliveries
+            self.trees()?
+                .deliveries
                 .insert(id.to_bytes(), codec::encode(&delivery)?)?;
             // The record first: the dispatcher may claim the entry at once
             // and must find the delivery pending.
             if resumed {
-                self.wheel
+                self.trees()?
+                    .wheel
                     .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
             }
             changed += 1;
@@ -137,7 +148,7 @@ impl Store {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut all = Vec::new();
-        for entry in self.endpoints.iter() {
+        for entry in self.trees()?.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
             // A stored filter was validated on the way in; one that no longer
             // parses (a rule tightened since) simply matches nothing.

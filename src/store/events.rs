@@ -133,7 +133,8 @@ impl Store {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         });
         if let Some(key) = idempotency_key {
-            let seen: Option<IdempotencyRecord> = codec::read(&self.idempotency, key.as_bytes())?;
+            let seen: Option<IdempotencyRecord> =
+                codec::read(&self.trees()?.idempotency, key.as_bytes())?;
             if let Some(seen) = seen.filter(|s| now_ms.saturating_sub(s.stored_at_ms) < window_ms) {
                 return Ok(Some(seen.events));
             }
@@ -141,13 +142,15 @@ impl Store {
         for write in writes {
             // The event before its wheel entries: the dispatcher may claim an
             // entry the moment it exists, and must find its event.
-            self.events.insert(write.key, write.value.as_slice())?;
+            self.trees()?
+                .events
+                .insert(write.key, write.value.as_slice())?;
             for (bytes, delivery) in &write.fanout {
                 fanout::insert_plain(self, delivery, bytes)?;
             }
         }
         if let Some(key) = idempotency_key {
-            self.idempotency.insert(key, record)?;
+            self.trees()?.idempotency.insert(key, record)?;
         }
         Ok(None)
     }
@@ -178,7 +181,7 @@ impl Store {
     }
 
     pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        codec::read(&self.events, &id.to_bytes())
+        codec::read(&self.trees()?.events, &id.to_bytes())
     }
 
     /// One page of the log in time order. Walks the key range lazily, so a
@@ -190,7 +193,7 @@ impl Store {
         }
         let end = EventId::lowest_at(query.to_ms.unwrap_or(u64::MAX >> 16)).to_bytes();
         let mut page = Vec::new();
-        for entry in self.events.range(start..end) {
+        for entry in self.trees()?.events.range(start..end) {
             let (key, value) = entry?;
             if query
                 .after

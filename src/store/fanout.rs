@@ -120,12 +120,13 @@ pub(super) fn insert_plain(
     delivery: &Delivery,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
+    let trees = store.trees()?;
     for (target, key, value) in records(delivery, bytes) {
         let tree = match target {
-            Target::Deliveries => &store.deliveries,
-            Target::ByEndpoint => &store.endpoint_deliveries,
-            Target::ByEvent => &store.event_deliveries,
-            Target::Wheel => &store.wheel,
+            Target::Deliveries => &trees.deliveries,
+            Target::ByEndpoint => &trees.endpoint_deliveries,
+            Target::ByEvent => &trees.event_deliveries,
+            Target::Wheel => &trees.wheel,
         };
         tree.insert(key, value)?;
     }

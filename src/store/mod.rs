@@ -24,11 +24,13 @@ mod fanout;
 mod health;
 mod keys;
 mod partners;
+mod recovery;
 mod replays;
 mod retention;
 mod wheel;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use sled::transaction::TransactionError;
@@ -75,8 +77,10 @@ pub struct Subscriber {
     pub filter: EventFilter,
 }
 
-#[derive(Clone)]
-pub struct Store {
+/// One open sled database with its trees. Replaced as a whole after a
+/// write failure (see `recovery`): sled then refuses every read and write
+/// until the database is opened again.
+struct Trees {
     db: sled::Db,
     meta: sled::Tree,
     endpoints: sled::Tree,
@@ -93,6 +97,50 @@ pub struct Store {
     partners: sled::Tree,
     partner_secrets: sled::Tree,
     committer: Committer,
+}
+
+impl Trees {
+    fn open(location: &Location) -> Result<Trees, StoreError> {
+        let db = sled::Config::new()
+            .path(&location.path)
+            .cache_capacity(location.cache_capacity)
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Trees {
+            meta: tree("meta")?,
+            endpoints: tree("endpoints")?,
+            events: tree("events")?,
+            deliveries: tree("deliveries")?,
+            attempts: tree("attempts")?,
+            endpoint_deliveries: tree("endpoint_deliveries")?,
+            event_deliveries: tree("event_deliveries")?,
+            wheel: tree("wheel")?,
+            claimed: tree("claimed")?,
+            idempotency: tree("idempotency")?,
+            health: tree("health")?,
+            replays: tree("replays")?,
+            partners: tree("partners")?,
+            partner_secrets: tree("partner_secrets")?,
+            committer: Committer::start(db.clone())?,
+            db,
+        })
+    }
+}
+
+/// Where the database lives, to open it again.
+struct Location {
+    path: PathBuf,
+    cache_capacity: u64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    /// The open database; `None` only while it is being reopened.
+    trees: Arc<RwLock<Option<Arc<Trees>>>>,
+    location: Arc<Location>,
+    /// False from a failed write until the database has been reopened and
+    /// has taken a write again: what `/readyz` reports.
+    writable: Arc<AtomicBool>,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
     /// may expect (new deliveries, resumed or resent ones).
@@ -117,44 +165,41 @@ impl Store {
         cache_capacity: u64,
         durability: Durability,
     ) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_capacity)
-            .open()?;
-        let tree = |name: &str| db.open_tree(name);
+        let location = Location {
+            path: path.to_path_buf(),
+            cache_capacity,
+        };
+        let trees = Trees::open(&location)?;
         let store = Store {
-            meta: tree("meta")?,
-            endpoints: tree("endpoints")?,
-            events: tree("events")?,
-            deliveries: tree("deliveries")?,
-            attempts: tree("attempts")?,
-            endpoint_deliveries: tree("endpoint_deliveries")?,
-            event_deliveries: tree("event_deliveries")?,
-            wheel: tree("wheel")?,
-            claimed: tree("claimed")?,
-            idempotency: tree("idempotency")?,
-            health: tree("health")?,
-            replays: tree("replays")?,
-            partners: tree("partners")?,
-            partner_secrets: tree("partner_secrets")?,
-            committer: Committer::start(db.clone())?,
+            trees: Arc::new(RwLock::new(Some(Arc::new(trees)))),
+            location: Arc::new(location),
+            writable: Arc::new(AtomicBool::new(true)),
             durability,
             subscribers: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
-            db,
         };
         store.check_schema()?;
         store.reload_subscribers()?;
         Ok(store)
     }
 
+    /// The open database, or `Unavailable` while it is being reopened.
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        let guard = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("storage is being reopened".into()))
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
-        match self.meta.get("schema_version")? {
+        let trees = self.trees()?;
+        match trees.meta.get("schema_version")? {
             None => {
-                self.meta
+                trees
+                    .meta
                     .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                self.db.flush()?;
+                trees.db.flush()?;
                 Ok(())
             }
             Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
@@ -169,14 +214,17 @@ impl Store {
     /// under `storage.durability = "background"`).
     pub async fn commit(&self) -> Result<(), StoreError> {
         match self.durability {
-            Durability::Flush => self.committer.commit().await,
+            Durability::Flush => {
+                let committer = self.trees()?.committer.clone();
+                committer.commit().await
+            }
             Durability::Background => Ok(()),
         }
     }
 
     /// Blocking flush, for shutdown.
     pub fn flush_now(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.trees()?.db.flush()?;
         Ok(())
     }
 
@@ -198,6 +246,9 @@ impl Store {
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.trees()
+            .ok()
+            .and_then(|trees| trees.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 }

@@ -28,20 +28,21 @@ struct Batch {
 impl Store {
     /// Stores a new job durably.
     pub async fn create_replay(&self, job: &ReplayJob) -> Result<(), StoreError> {
-        self.replays
+        self.trees()?
+            .replays
             .insert(job.id.to_bytes(), codec::encode(job)?)?;
         self.commit().await
     }
 
     pub fn get_replay(&self, id: ReplayId) -> Result<Option<ReplayJob>, StoreError> {
-        codec::read(&self.replays, &id.to_bytes())
+        codec::read(&self.trees()?.replays, &id.to_bytes())
     }
 
     /// Jobs still running, for resumption at start-up. Jobs are few (one per
     /// operator request), so a scan is fine.
     pub fn running_replays(&self) -> Result<Vec<ReplayJob>, StoreError> {
         let mut running = Vec::new();
-        for entry in self.replays.iter() {
+        for entry in self.trees()?.replays.iter() {
             let job: ReplayJob = codec::decode(&entry?.1)?;
             if job.status == ReplayStatus::Running {
                 running.push(job);
@@ -61,7 +62,9 @@ impl Store {
             job.status = ReplayStatus::Failed;
             job.error = Some(error);
             job.finished_at_ms = Some(now_ms);
-            self.replays.insert(id.to_bytes(), codec::encode(&job)?)?;
+            self.trees()?
+                .replays
+                .insert(id.to_bytes(), codec::encode(&job)?)?;
         }
         self.commit().await
     }
@@ -135,11 +138,11 @@ impl Store {
         let encoded = codec::encode(&updated)?;
 
         let trees = (
-            &self.replays,
-            &self.deliveries,
-            &self.endpoint_deliveries,
-            &self.event_deliveries,
-            &self.wheel,
+            &self.trees()?.replays,
+            &self.trees()?.deliveries,
+            &self.trees()?.endpoint_deliveries,
+            &self.trees()?.event_deliveries,
+            &self.trees()?.wheel,
         );
         let advanced =
             trees.transaction(|(replays, deliveries, by_endpoint, by_event, wheel)| {
@@ -178,7 +181,7 @@ impl Store {
         only: Option<&[EndpointId]>,
     ) -> Result<Vec<(Endpoint, EventFilter)>, StoreError> {
         let mut targets = Vec::new();
-        for entry in self.endpoints.iter() {
+        for entry in self.trees()?.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
             if only.is_some_and(|ids| !ids.contains(&endpoint.id)) {
                 continue;
@@ -213,7 +216,7 @@ impl Store {
                 };
                 let end = EventId::lowest_at(*to_ms).to_bytes();
                 let mut events = Vec::with_capacity(size);
-                let mut range = self.events.range(start..end);
+                let mut range = self.trees()?.events.range(start..end);
                 for entry in range.by_ref().take(size) {
                     events.push(codec::decode::<Event>(&entry?.1)?);
                 }

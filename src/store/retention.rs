@@ -34,14 +34,14 @@ impl Store {
         let start = after.map_or([0; 16], keys::after);
         let end = EventId::lowest_at(before_ms).to_bytes();
         let mut candidates: Vec<(EventId, Vec<DeliveryId>)> = Vec::new();
-        for entry in self.events.range(start..end).take(limit) {
+        for entry in self.trees()?.events.range(start..end).take(limit) {
             let (key, _) = entry?;
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
                 continue;
             };
             let event = EventId::from_bytes(bytes);
             let mut owned = Vec::new();
-            for entry in self.event_deliveries.scan_prefix(event.to_bytes()) {
+            for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
                 if let Some(id) = keys::pair_second(&entry?.0) {
                     owned.push(id);
                 }
@@ -53,12 +53,12 @@ impl Store {
             .flatten();
 
         let trees = (
-            &self.events,
-            &self.deliveries,
-            &self.attempts,
-            &self.endpoint_deliveries,
-            &self.event_deliveries,
-            &self.claimed,
+            &self.trees()?.events,
+            &self.trees()?.deliveries,
+            &self.trees()?.attempts,
+            &self.trees()?.endpoint_deliveries,
+            &self.trees()?.event_deliveries,
+            &self.trees()?.claimed,
         );
         let (removed, kept) = trees.transaction(
             |(events, deliveries, attempts, by_endpoint, by_event, claimed)| {
@@ -110,7 +110,7 @@ impl Store {
     /// the tree only ever holds one window's worth of keys. Blocking.
     pub fn expire_idempotency(&self, before_ms: u64) -> Result<usize, StoreError> {
         let mut expired = 0;
-        for entry in self.idempotency.iter() {
+        for entry in self.trees()?.idempotency.iter() {
             let (key, value) = entry?;
             let stale = match codec::decode::<IdempotencyRecord>(&value) {
                 Ok(record) => record.stored_at_ms < before_ms,
@@ -120,6 +120,7 @@ impl Store {
             if stale {
                 // Only if unchanged, so a key re-stored meanwhile survives.
                 if self
+                    .trees()?
                     .idempotency
                     .compare_and_swap(&key, Some(&value), None as Option<&[u8]>)?
                     .is_ok()

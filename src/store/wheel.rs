@@ -25,7 +25,11 @@ impl Store {
         now_ms: u64,
     ) -> impl Iterator<Item = Result<WheelEntry, StoreError>> + '_ {
         let end = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
-        self.wheel.range(..end).filter_map(|entry| {
+        let (range, unavailable) = match self.trees() {
+            Ok(trees) => (Some(trees.wheel.range(..end)), None),
+            Err(error) => (None, Some(Err(error))),
+        };
+        let entries = range.into_iter().flatten().filter_map(|entry| {
             let (key, value) = match entry {
                 Ok(pair) => pair,
                 Err(e) => return Some(Err(e.into())),
@@ -37,12 +41,14 @@ impl Store {
                 delivery,
                 endpoint: EndpointId::from_bytes(endpoint),
             }))
-        })
+        });
+        unavailable.into_iter().chain(entries)
     }
 
     /// When the earliest entry is due, if any.
     pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
         Ok(self
+            .trees()?
             .wheel
             .first()?
             .and_then(|(key, _)| keys::parse_wheel(&key))
@@ -52,7 +58,7 @@ impl Store {
     /// When the earliest entry due strictly after `now_ms` is due, if any.
     pub fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
         let start = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
-        match self.wheel.range(start..).next() {
+        match self.trees()?.wheel.range(start..).next() {
             Some(entry) => Ok(keys::parse_wheel(&entry?.0).map(|(due, _)| due)),
             None => Ok(None),
         }
@@ -67,9 +73,16 @@ impl Store {
         // both and the delivery is attempted (at least) once more, never lost.
         // The claim's value is its token (the entry's due time): recording
         // the attempt removes the claim only if it is still this one.
-        self.claimed.insert(id.to_bytes(), &due_ms.to_be_bytes())?;
-        if self.wheel.remove(keys::wheel(due_ms, id))?.is_none() {
-            self.claimed.remove(id.to_bytes())?;
+        self.trees()?
+            .claimed
+            .insert(id.to_bytes(), &due_ms.to_be_bytes())?;
+        if self
+            .trees()?
+            .wheel
+            .remove(keys::wheel(due_ms, id))?
+            .is_none()
+        {
+            self.trees()?.claimed.remove(id.to_bytes())?;
             return Ok(false);
         }
         Ok(true)
@@ -79,7 +92,7 @@ impl Store {
     /// at start-up, before the dispatcher, for attempts a crash interrupted.
     pub fn requeue_claimed(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut requeued = 0;
-        for entry in self.claimed.iter() {
+        for entry in self.trees()?.claimed.iter() {
             let (key, _) = entry?;
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
                 continue;
@@ -89,17 +102,18 @@ impl Store {
             if let Some(mut delivery) = pending.filter(|d| d.status == DeliveryStatus::Pending) {
                 delivery.next_attempt_ms = Some(now_ms);
                 self.put_delivery(&delivery)?;
-                self.wheel
+                self.trees()?
+                    .wheel
                     .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
                 requeued += 1;
             }
-            self.claimed.remove(key)?;
+            self.trees()?.claimed.remove(key)?;
         }
         self.flush_now()?;
         Ok(requeued)
     }
 
     pub fn wheel_depth(&self) -> usize {
-        self.wheel.len()
+        self.trees().map_or(0, |trees| trees.wheel.len())
     }
 }

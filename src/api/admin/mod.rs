@@ -10,14 +10,15 @@ mod partners;
 mod replay;
 
 use actix_web::middleware::from_fn;
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 use super::auth::require_admin;
+use super::AppState;
 
 pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
     config
         .route("/healthz", web::get().to(super::healthz))
-        .route("/readyz", web::get().to(super::healthz))
+        .route("/readyz", web::get().to(readyz))
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(require_admin))
@@ -27,4 +28,17 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
                 .configure(replay::routes)
                 .configure(partners::routes),
         );
+}
+
+/// Ready while storage takes writes: after a failed write (a full disk) it
+/// answers 503 until storage has been reopened and written to again.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.store.is_writable() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "unavailable",
+            "message": "storage refuses writes (is the disk full?)",
+        }))
+    }
 }
