@@ -56,6 +56,10 @@ pub struct ServerSettings {
     /// kernel's backlog, so file descriptors stay free for the admin
     /// listener and outbound deliveries.
     pub public_max_connections: usize,
+    /// PEM certificate chain and private key: the public listener then
+    /// speaks HTTPS only. Both or neither.
+    pub public_tls_cert: Option<PathBuf>,
+    pub public_tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +70,8 @@ impl Default for ServerSettings {
             shutdown_grace: Duration::from_secs(30),
             request_body_timeout: Duration::from_secs(10),
             public_max_connections: 256,
+            public_tls_cert: None,
+            public_tls_key: None,
         }
     }
 }
@@ -258,6 +264,12 @@ impl Settings {
         if self.server.public_max_connections == 0 {
             return invalid("server.public_max_connections", "must be at least 1");
         }
+        if self.server.public_tls_cert.is_some() != self.server.public_tls_key.is_some() {
+            return invalid(
+                "server.public_tls_cert",
+                "server.public_tls_cert and server.public_tls_key must be set together",
+            );
+        }
         if self.delivery.max_in_flight == 0 {
             return invalid("delivery.max_in_flight", "must be at least 1");
         }
@@ -355,6 +367,18 @@ mod tests {
         assert!(err.to_string().contains("timeout"), "{err}");
         let err = load(&[("HOOKD__DELIVERY__MAX_IN_FLIGHT", "0")]).unwrap_err();
         assert!(err.to_string().contains("delivery.max_in_flight"), "{err}");
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let err = load(&[("HOOKD__SERVER__PUBLIC_TLS_CERT", "/etc/cert.pem")]).unwrap_err();
+        assert!(err.to_string().contains("public_tls_key"), "{err}");
+        let s = load(&[
+            ("HOOKD__SERVER__PUBLIC_TLS_CERT", "/etc/cert.pem"),
+            ("HOOKD__SERVER__PUBLIC_TLS_KEY", "/etc/key.pem"),
+        ])
+        .unwrap();
+        assert!(s.server.public_tls_key.is_some());
     }
 
     #[test]

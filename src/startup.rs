@@ -27,6 +27,8 @@ enum StartupError {
     },
     #[error("cannot listen: {0}")]
     Listen(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] api::tls::TlsError),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -112,12 +114,20 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let admin_tokens =
         api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
 
-    let listeners = api::bind(AppState {
-        store: store.clone(),
-        settings: settings.clone(),
-        admin_tokens,
-        registration_limiter: Default::default(),
-    })
+    let certificate = public_certificate(&settings)?;
+    let tls = certificate
+        .as_ref()
+        .map(|cert| cert.server_config())
+        .transpose()?;
+    let listeners = api::bind(
+        AppState {
+            store: store.clone(),
+            settings: settings.clone(),
+            admin_tokens,
+            registration_limiter: Default::default(),
+        },
+        tls,
+    )
     .map_err(StartupError::Listen)?;
     let public = listeners.public.handle();
     let admin = listeners.admin.handle();
@@ -126,6 +136,8 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
 
     let (stop_dispatcher, shutdown) = watch::channel(false);
     let storage_watch = actix_web::rt::spawn(storage_watch::run(store.clone(), shutdown.clone()));
+    let is_tls = certificate.is_some();
+    let reload = actix_web::rt::spawn(api::tls::reload_on_sighup(certificate, shutdown.clone()));
     let dispatcher = actix_web::rt::spawn(
         Dispatcher {
             store: store.clone(),
@@ -137,6 +149,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     tracing::info!(
         public = %listeners.public_addr,
         admin = %listeners.admin_addr,
+        tls = is_tls,
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
@@ -149,9 +162,31 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     tokio::join!(public.stop(true), admin.stop(true));
     let _ = dispatcher.await;
     let _ = storage_watch.await;
+    let _ = reload.await;
     store.flush_now().map_err(store_error)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The public listener's certificate, when configured. Without one, a
+/// public listener reachable from other machines gets a warning: partners'
+/// shared secrets would cross the network in clear.
+fn public_certificate(
+    settings: &Settings,
+) -> Result<Option<Arc<api::tls::ReloadableCert>>, StartupError> {
+    let server = &settings.server;
+    match (&server.public_tls_cert, &server.public_tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(api::tls::ReloadableCert::load(cert, key)?)),
+        _ => {
+            if !server.public_bind.ip().is_loopback() {
+                tracing::warn!(
+                    public = %server.public_bind,
+                    "the public listener is reachable from other machines without TLS: partners' secrets travel in clear; set server.public_tls_cert and server.public_tls_key, or put a TLS reverse proxy in front and bind it to loopback"
+                );
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Fails early, naming the directory, when the data dir exists but refuses

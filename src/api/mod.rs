@@ -11,6 +11,7 @@ mod inbound;
 mod partners;
 mod public;
 mod rate_limit;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,8 +40,9 @@ pub struct Listeners {
     pub admin_addr: SocketAddr,
 }
 
-/// Binds both listeners; they serve once their futures are polled.
-pub fn bind(state: AppState) -> std::io::Result<Listeners> {
+/// Binds both listeners; they serve once their futures are polled. With
+/// `tls`, the public one speaks HTTPS only.
+pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Result<Listeners> {
     let state = web::Data::new(state);
     let grace = state.settings.server.shutdown_grace.as_secs();
 
@@ -61,8 +63,12 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
     })
     .workers(workers)
     .max_connections(max_connections / workers)
-    .shutdown_timeout(grace)
-    .bind(state.settings.server.public_bind)?;
+    .shutdown_timeout(grace);
+    let public_bind = state.settings.server.public_bind;
+    let public = match tls {
+        Some(config) => public.bind_rustls_0_23(public_bind, config)?,
+        None => public.bind(public_bind)?,
+    };
     let public_addr = first_addr(&public.addrs())?;
 
     let admin_state = state.clone();
