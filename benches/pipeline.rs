@@ -1,4 +1,4 @@
-//! End-to-end pipeline benchmark (issue 6): the release `hookd` binary on a
+//! End-to-end pipeline benchmark: the release `hookd` binary on a
 //! temp data dir, driven over real HTTP with keep-alive connections, delivering
 //! to an in-process receiver that answers 200 at once.
 //!
@@ -34,7 +34,7 @@ use hookd::config::Durability;
 use hookd::domain::schedule::RetrySchedule;
 use hookd::domain::Event;
 use hookd::ids::EventId;
-use hookd::store::{NewEvent, Store};
+use hookd::store::{NewEvent, StoreGuard};
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 /// Concurrent publishers of `ingest`, and the delivery concurrency of `deliver`.
@@ -533,7 +533,7 @@ async fn footprint(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     }))
 }
 
-/// Replay of the whole log (issue 4): the job walks the events tree as a key
+/// Replay of the whole log: the job walks the events tree as a key
 /// range in batches, so the daemon's memory should not grow with the log.
 /// RSS is sampled while the job runs; compare the quick and full peaks.
 async fn replay(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
@@ -612,7 +612,8 @@ async fn run_replay(daemon: &Daemon, sizes: &Sizes, only_failed: bool) -> BenchR
 /// Writes `count` events of `event_type` straight into the store, 1000 per
 /// transaction, each owed to `deliveries` subscribed endpoints.
 async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> BenchResult<()> {
-    let store = Store::open_at(db, 128 * 1024 * 1024, Durability::Flush).map_err(err)?;
+    let guard = StoreGuard::open_at(db, 128 * 1024 * 1024, Durability::Flush).map_err(err)?;
+    let store = guard.store();
     let schedule = RetrySchedule::default();
     let data = pad_object(None);
     let mut left = count;
@@ -642,12 +643,10 @@ async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> 
         }
         left -= n;
     }
-    store.flush_now().map_err(err)?;
+    // Closing flushes and stops the committer thread, the last holder of
+    // the database, so the daemon's open finds it released.
     drop(store);
-    // The committer thread holds a handle on the database until it sees the
-    // queue close; give it a moment so the daemon's open finds it released.
-    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
-    Ok(())
+    guard.close().map_err(err)
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! Typed settings: `config.toml` overlaid with `HOOKD__SECTION__KEY` variables.
 //!
-//! Every key has a default (SPEC §10), unknown keys are refused so a typo never
+//! Every key has a default (README, Configuration), unknown keys are refused so a typo never
 //! silently falls back to a default, and a bad value names its key.
 
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! The API's error type and the one place it becomes an HTTP response:
-//! `{"error": "<snake_case_code>", "message": "<sentence>"}` (SPEC §8).
+//! `{"error": "<snake_case_code>", "message": "<sentence>"}` (docs/api.md, Errors).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

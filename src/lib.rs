@@ -7,9 +7,10 @@
 //! The path of one event, and the file that owns each step:
 //!
 //! - `api/admin/events.rs` validates a publish (`domain/`) and calls
-//!   `store/events.rs`, which writes the event, one delivery per matching
-//!   endpoint and their wheel entries in one transaction;
-//!   `store/committer.rs` flushes once for all waiting writers; then the 202.
+//!   `store/events.rs`, which gives the event its ID (`ids.rs`) and writes
+//!   it, one delivery per matching endpoint and their wheel entries with
+//!   plain inserts in a crash-safe order; `store/committer.rs` flushes once
+//!   for all waiting writers; then the 202.
 //! - `delivery/dispatcher.rs` wakes, claims due entries (`store/wheel.rs`)
 //!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
 //!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
@@ -24,13 +25,19 @@
 //! - `retention.rs` removes expired events through `store/retention.rs`.
 //! - `storage_watch.rs` notices a failed write (a full disk) and has
 //!   `store/recovery.rs` reopen storage once the disk takes writes again.
-//! - Partners (seed 004): `api/partners.rs` registers one as an endpoint plus
+//! - Partners: `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
 //!
-//! `config.rs` holds the settings, `error.rs` turns API errors into §8 JSON,
-//! `startup.rs` wires it all together.
+//! - Operations: `metrics.rs` holds every Prometheus family (served by
+//!   `api/admin/metrics.rs`), `stats.rs` the in-memory per-endpoint figures
+//!   (`api/admin/stats.rs`); `api/admin/delivery_search.rs` searches
+//!   deliveries through the index kept by `store/search.rs`.
+//!
+//! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
+//! `startup.rs` wires it all together, and `shutdown.rs` stops the
+//! background tasks before the store is closed.
 
 pub mod api;
 pub mod cli;
@@ -40,10 +47,13 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod operational;
 pub mod replay;
 pub mod retention;
+pub mod shutdown;
 pub mod startup;
+pub mod stats;
 pub mod storage_watch;
 pub mod store;
 

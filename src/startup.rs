@@ -3,14 +3,13 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::api::{self, AppState};
 use crate::cli::{Cli, Command};
 use crate::clock::now_ms;
 use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
-use crate::store::Store;
+use crate::shutdown::Stopper;
+use crate::store::StoreGuard;
 use crate::{replay, retention, storage_watch};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +81,7 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
-    // awc's rustls connector needs a process-wide crypto provider (TRAPS.md);
+    // awc's rustls connector needs a process-wide crypto provider;
     // an error only means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
@@ -97,7 +96,9 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
         path: settings.storage.data_dir.join("db").display().to_string(),
         source,
     };
-    let store = Store::open(&settings.storage).map_err(store_error)?;
+    let guard = StoreGuard::open(&settings.storage).map_err(store_error)?;
+    let store = guard.store();
+    let stopper = Stopper::default();
     let requeued = store.requeue_claimed(now_ms()).map_err(store_error)?;
     if requeued > 0 {
         tracing::info!(
@@ -105,12 +106,13 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             "attempts interrupted by the last stop are due again"
         );
     }
-    match replay::resume_all(&store, &settings) {
+    match replay::resume_all(&store, &settings, &stopper.handle()) {
         Ok(0) => {}
         Ok(resumed) => tracing::info!(resumed, "replays interrupted by the last stop resume"),
         Err(error) => tracing::error!(%error, "could not resume interrupted replays"),
     }
-    actix_web::rt::spawn(retention::run(store.clone(), settings.clone()));
+    let sweeper = retention::run(store.clone(), settings.clone(), stopper.handle());
+    actix_web::rt::spawn(sweeper);
     let admin_tokens =
         api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
 
@@ -125,6 +127,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             settings: settings.clone(),
             admin_tokens,
             registration_limiter: Default::default(),
+            shutdown: stopper.source(),
         },
         tls,
     )
@@ -134,15 +137,14 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     actix_web::rt::spawn(listeners.public);
     actix_web::rt::spawn(listeners.admin);
 
-    let (stop_dispatcher, shutdown) = watch::channel(false);
-    let storage_watch = actix_web::rt::spawn(storage_watch::run(store.clone(), shutdown.clone()));
+    actix_web::rt::spawn(storage_watch::run(store.clone(), stopper.handle()));
     let is_tls = certificate.is_some();
-    let reload = actix_web::rt::spawn(api::tls::reload_on_sighup(certificate, shutdown.clone()));
-    let dispatcher = actix_web::rt::spawn(
+    actix_web::rt::spawn(api::tls::reload_on_sighup(certificate, stopper.handle()));
+    actix_web::rt::spawn(
         Dispatcher {
             store: store.clone(),
             settings: settings.clone(),
-            shutdown,
+            shutdown: stopper.handle(),
         }
         .run(),
     );
@@ -158,12 +160,11 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    let _ = stop_dispatcher.send(true);
-    tokio::join!(public.stop(true), admin.stop(true));
-    let _ = dispatcher.await;
-    let _ = storage_watch.await;
-    let _ = reload.await;
-    store.flush_now().map_err(store_error)?;
+    // The listeners finish their requests while the background tasks (the
+    // dispatcher, the retention sweep, replays, the storage watch) stop; only
+    // then is the store closed: flushed, and the committer thread joined.
+    tokio::join!(public.stop(true), admin.stop(true), stopper.stop());
+    guard.close().map_err(store_error)?;
     tracing::info!("stopped");
     Ok(())
 }

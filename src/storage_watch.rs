@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::clock::now_ms;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -16,12 +15,12 @@ const INTERVAL: Duration = Duration::from_secs(1);
 /// this: each failed try logs, and a few seconds' delay is soon enough.
 const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
-pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(store: Store, mut shutdown: Shutdown) {
     let mut interval = INTERVAL;
-    while !*shutdown.borrow() {
+    while !shutdown.is_requested() {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => break,
+            _ = shutdown.requested() => break,
         }
         let writable = store
             .blocking(|store| Ok(store.check_storage(now_ms())))

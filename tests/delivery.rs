@@ -92,7 +92,7 @@ async fn every_signature_style_verifies_on_the_receiving_side() {
             }
             "hex" => assert_eq!(signature, raw),
             _ => {
-                // Seed 004: the receiver re-serializes with sort_keys and
+                // A partner receiver re-serializes with sort_keys and
                 // compact separators; the bytes sent are exactly that form.
                 assert_eq!(signature, raw);
                 let text = String::from_utf8(received.body.clone()).unwrap();

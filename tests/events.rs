@@ -1,4 +1,4 @@
-//! Black-box tests of publishing (SPEC §4): fan-out to matching endpoints,
+//! Black-box tests of publishing: fan-out to matching endpoints,
 //! batches, idempotency, bad input refused with nothing stored, and reading
 //! the log back by range, type and cursor.
 

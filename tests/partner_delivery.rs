@@ -1,6 +1,7 @@
 //! Black-box tests of deliveries to a partner: what a receiver written from
-//! seed 004 checks (re-serialized canonical JSON, raw body, flat payload),
-//! including the seed's own Python `verify_signature` when python3 exists.
+//! the partner guide checks (re-serialized canonical JSON, raw body, flat
+//! payload),
+//! including the guide's own Python `verify_signature` when python3 exists.
 
 mod common;
 
@@ -25,7 +26,7 @@ fn delivery_data() -> Value {
 }
 
 #[actix_web::test]
-async fn a_partner_delivery_verifies_like_seed_004() {
+async fn a_partner_delivery_verifies_like_the_partner_guide_says() {
     let daemon = Daemon::start(&[CATALOG, OPEN, FAST]);
     let receiver = Receiver::start();
     let partner = register(
@@ -45,7 +46,7 @@ async fn a_partner_delivery_verifies_like_seed_004() {
     let signature = received.header("X-Webhook-Signature").unwrap();
     // A raw-body check passes…
     assert_eq!(signature, hmac_hex(secret, &received.body));
-    // …and so does the seed's: re-serialize what was parsed, then sign.
+    // …and so does the partner guide's: re-serialize what was parsed, then sign.
     let body = received.json();
     assert_eq!(
         signature,
@@ -59,7 +60,7 @@ async fn a_partner_delivery_verifies_like_seed_004() {
     assert!(body.get("test").is_none() && body.get("data").is_none());
 }
 
-/// Seed 004's `verify_signature`, verbatim, fed the parsed body.
+/// The partner guide's `verify_signature`, verbatim, fed the parsed body.
 const SEED_VERIFY: &str = r#"
 import hmac, hashlib, json, os, sys
 SHARED_SECRET = os.environ["PARTNER_SHARED_SECRET"]
@@ -78,9 +79,11 @@ sys.exit(0 if verify_signature(body, sys.argv[1]) else 1)
 "#;
 
 #[actix_web::test]
-async fn the_seeds_own_python_receiver_accepts_the_delivery() {
+async fn the_partner_guides_own_python_receiver_accepts_the_delivery() {
     if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: python3 is not installed; seed 004's verify_signature cannot run");
+        eprintln!(
+            "SKIPPED: python3 is not installed; the partner guide's verify_signature cannot run"
+        );
         return;
     }
     let daemon = Daemon::start(&[CATALOG, OPEN, FAST]);
@@ -107,7 +110,7 @@ async fn the_seeds_own_python_receiver_accepts_the_delivery() {
     let status = python.wait().unwrap();
     assert!(
         status.success(),
-        "seed 004's verify_signature refused: {}",
+        "the partner guide's verify_signature refused: {}",
         String::from_utf8_lossy(&received.body)
     );
 }

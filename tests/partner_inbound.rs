@@ -1,5 +1,5 @@
-//! Black-box tests of inbound partner events (seed 004 §4): signed exactly as
-//! the seed's `send_webhook_to_partner` signs, refused when they should be,
+//! Black-box tests of inbound partner events: signed exactly as
+//! the partner guide's `send_webhook_to_partner` signs, refused when they should be,
 //! deduplicated, and fanned out onward with their `source`.
 
 mod common;
@@ -15,10 +15,10 @@ const ENV: [(&str, &str); 4] = [
     ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,100ms"),
 ];
 
-/// What `requests.post(url, json=payload)` sends for the seed's
+/// What `requests.post(url, json=payload)` sends for the partner guide's
 /// `tour_payload` (Python's `json.dumps` defaults: spaces, ASCII escapes).
 const SEED_BODY: &str = r#"{"event": "tour.purchased", "timestamp": 1704186000, "tour_id": "tour_xyz789", "tour_name": "Monta\u00f1a Blanca", "buyer_email": "turista@example.com", "buyer_name": "Mar\u00eda Gonz\u00e1lez", "purchase_date": "2024-01-02T10:30:00Z", "price": 250.0}"#;
-/// What the seed signs: `json.dumps(payload, sort_keys=True, separators=(',', ':'))`.
+/// What the partner guide signs: `json.dumps(payload, sort_keys=True, separators=(',', ':'))`.
 const SEED_SIGNED: &str = r#"{"buyer_email":"turista@example.com","buyer_name":"Mar\u00eda Gonz\u00e1lez","event":"tour.purchased","price":250.0,"purchase_date":"2024-01-02T10:30:00Z","timestamp":1704186000,"tour_id":"tour_xyz789","tour_name":"Monta\u00f1a Blanca"}"#;
 
 /// An ASCII-only promotion, as a JSON client spaces it, and its canonical form.
@@ -67,7 +67,7 @@ async fn stored_of_type(daemon: &Daemon, event_type: &str) -> Vec<Value> {
 }
 
 #[actix_web::test]
-async fn seed_sender_is_found_by_its_signature_and_deduplicated() {
+async fn the_guides_sender_is_found_by_its_signature_and_deduplicated() {
     let daemon = Daemon::start(&ENV);
     let (_, _) = register_sender(&daemon, "Someone else").await;
     let (partner, secret) = register_sender(&daemon, "Grupo Montaña").await;

@@ -1,4 +1,4 @@
-//! Black-box tests of seed 004's partner registration and self-service:
+//! Black-box tests of the partner registration and self-service:
 //! the registration modes, isolation between partners, and the admin
 //! controls. Deliveries and inbound events have their own files.
 
@@ -9,8 +9,8 @@ use common::{wait_count, Daemon, Receiver};
 use serde_json::{json, Value};
 
 const REGISTRATION_TOKEN: &str = "reg-token-0123456789abcdef";
-/// The seed's registration body, verbatim.
-fn seed_registration() -> Value {
+/// The partner guide's registration body, verbatim.
+fn guide_registration() -> Value {
     json!({
         "partner_name": "Tu Grupo - Nombre",
         "webhook_url": "https://tu-dominio.com/webhooks/events",
@@ -35,11 +35,11 @@ async fn me(
 }
 
 #[actix_web::test]
-async fn token_mode_accepts_the_seed_registration_with_a_token() {
+async fn token_mode_accepts_the_guide_registration_with_a_token() {
     let tokens = ("HOOKD__PARTNERS__REGISTRATION_TOKENS", REGISTRATION_TOKEN);
     let daemon = Daemon::start(&[CATALOG, tokens]);
     let url = format!("{}/partners/register", daemon.public);
-    let body = seed_registration();
+    let body = guide_registration();
 
     let (status, json) = daemon.request("POST", &url, Some(&body), None).await;
     assert_eq!(status, 401, "{json}");
@@ -104,7 +104,7 @@ async fn token_mode_accepts_the_seed_registration_with_a_token() {
         .await;
     assert_eq!(status, 422, "{json}");
 
-    // The partner is an endpoint with the seed's defaults; its secret stays out of lists.
+    // The partner is an endpoint with the partner guide's defaults; its secret stays out of lists.
     let (status, list) = daemon.api("GET", "/partners", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
@@ -147,7 +147,7 @@ async fn closed_mode_refuses_and_open_mode_is_rate_limited() {
     let closed = Daemon::start(&[CATALOG, ("HOOKD__PARTNERS__REGISTRATION", "closed")]);
     let url = format!("{}/partners/register", closed.public);
     let (status, json) = closed
-        .request("POST", &url, Some(&seed_registration()), None)
+        .request("POST", &url, Some(&guide_registration()), None)
         .await;
     assert_eq!(status, 403, "{json}");
     assert_eq!(json["error"], "forbidden");
@@ -157,12 +157,12 @@ async fn closed_mode_refuses_and_open_mode_is_rate_limited() {
     let url = format!("{}/partners/register", open.public);
     for n in 0..10 {
         let (status, json) = open
-            .request("POST", &url, Some(&seed_registration()), None)
+            .request("POST", &url, Some(&guide_registration()), None)
             .await;
         assert_eq!(status, 201, "registration {n}: {json}");
     }
     let (status, json) = open
-        .request("POST", &url, Some(&seed_registration()), None)
+        .request("POST", &url, Some(&guide_registration()), None)
         .await;
     assert_eq!(status, 429, "{json}");
     assert_eq!(json["error"], "rate_limited");

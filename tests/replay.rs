@@ -1,4 +1,4 @@
-//! Black-box tests of replay (SPEC §6): the real daemon, a real receiver,
+//! Black-box tests of replay: the real daemon, a real receiver,
 //! and only the HTTP API. Retention is in `retention.rs`.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Black-box tests of retention (SPEC §9): old events and their finished
+//! Black-box tests of retention: old events and their finished
 //! deliveries go, pending ones stay, and disk use levels off.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Turns actix's extractor failures (bad JSON, wrong content type, oversized
-//! body, bad query or path) into the §8 JSON errors instead of plain text.
+//! body, bad query or path) into the JSON errors of docs/api.md instead of plain text.
 
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::{web, HttpMessage, HttpRequest};
@@ -84,7 +84,7 @@ fn path_error(error: PathError) -> ApiError {
 }
 
 /// Reads a raw body up to `limit` bytes, for routes that must see the exact
-/// bytes (signed inbound webhooks) and still answer §8 JSON errors.
+/// bytes (signed inbound webhooks) and still answer JSON errors.
 pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(body)) => Ok(body),

@@ -1,5 +1,5 @@
-//! Inbound partner events, `POST /webhooks/partners[/{partner_id}]` (seed 004
-//! §4): the raw body is read and its signature checked before anything is
+//! Inbound partner events, `POST /webhooks/partners[/{partner_id}]`: the
+//! raw body is read and its signature checked before anything is
 //! believed, then the event joins the log like any published one.
 
 use std::time::Duration;
@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::ids::{EventId, PartnerId};
 use crate::store::NewEvent;
 
-/// The seed's sender retries the same body; within this window a repeat is
-/// answered from the first delivery and stores nothing (SPEC §7).
+/// The partner guide's sender retries the same body; within this window a repeat is
+/// answered from the first delivery and stores nothing.
 const DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -151,7 +151,7 @@ fn sender(
     Ok(partner)
 }
 
-/// Bare hex HMAC-SHA256 over the canonical JSON (what seed 004's sender
+/// Bare hex HMAC-SHA256 over the canonical JSON (what the partner protocol's sender
 /// signs) or over the raw body (what most other senders sign). Both are
 /// computed every time so the answer's timing does not tell which failed.
 fn signed_by(secret: &str, signature: &str, raw: &[u8], canonical: &[u8]) -> bool {

@@ -1,6 +1,6 @@
 //! The HTTP surface, split by audience: the public listener (partners,
-//! inbound webhooks, health) and the on-box admin listener (`/api/v1`,
-//! metrics, console). Two `HttpServer`s, because one server serves one `App`.
+//! inbound webhooks, health) and the on-box admin listener (`/api/v1`).
+//! Two `HttpServer`s, because one server serves one `App`.
 
 mod admin;
 mod auth;
@@ -22,6 +22,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::shutdown::ShutdownSource;
 use crate::store::Store;
 
 /// What every handler may use. Handlers reach storage only through `Store`.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub admin_tokens: Vec<String>,
     /// Caps open partner registrations per client address.
     pub registration_limiter: rate_limit::RateLimiter,
+    /// Gives the background tasks a request starts (replays) the stop signal.
+    pub shutdown: ShutdownSource,
 }
 
 pub struct Listeners {

@@ -1,4 +1,4 @@
-//! `/partners/*` on the public listener (seed 004): self-registration, and
+//! `/partners/*` on the public listener: self-registration, and
 //! self-service for a partner authenticated by its own shared secret. A
 //! partner only ever reaches its own record: every `/partners/me` route
 //! resolves the partner from the bearer, never from a path or body.
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::ids::PartnerId;
 use crate::operational::{emit, PARTNER_REGISTERED};
 
-/// Seed 004: "Timeout es 5 segundos".
+/// The partner protocol promises partners a five-second timeout.
 const PARTNER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -48,7 +48,7 @@ pub(crate) fn partner_view(partner: &Partner, endpoint: &Endpoint) -> Value {
     })
 }
 
-/// The requested events the catalog offers; none left is a 400, as §7 says.
+/// The requested events the catalog offers; none left is a 400.
 fn catalog_events(requested: &[String], settings: &Settings) -> Result<Vec<String>, ApiError> {
     let kept = subscribable(requested, &settings.partners.events);
     if kept.is_empty() {

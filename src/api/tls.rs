@@ -12,7 +12,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::sync::watch;
+
+use crate::shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot use {path} for TLS: {message}")]
@@ -98,7 +99,7 @@ fn read_pair(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, TlsError
 /// returned task first runs, so no early SIGHUP can end the process.
 pub fn reload_on_sighup(
     cert: Option<Arc<ReloadableCert>>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
@@ -108,12 +109,12 @@ pub fn reload_on_sighup(
             loop {
                 tokio::select! {
                     _ = hangups.recv() => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.requested() => return,
                 }
                 reload(cert.as_deref());
             }
         }
-        let _ = (cert, shutdown.changed().await);
+        let _ = (cert, shutdown.requested().await);
     }
 }
 

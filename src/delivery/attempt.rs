@@ -145,40 +145,24 @@ pub async fn send(client: &awc::Client, prepared: PreparedAttempt) -> AttemptRep
 mod tests {
     use super::*;
     use crate::domain::{DeliveryStatus, PayloadFormat};
-    use crate::ids::{DeliveryId, EndpointId, EventId};
+    use crate::ids::{DeliveryId, EventId};
 
     fn fixture(style: SignatureStyle, format: PayloadFormat) -> (Delivery, Event, Endpoint) {
         let event = Event {
-            id: EventId::generate(1_704_186_000_000),
+            id: EventId::lowest_at(1_704_186_000_000),
             event_type: "payment.success".into(),
             data_json: r#"{"amount":150.0,"user_name":"Juan Pérez"}"#.into(),
             source: None,
             test: false,
         };
-        let endpoint = Endpoint {
-            id: EndpointId::generate(1),
-            url: "https://example.com/hook".into(),
-            events: vec!["*".into()],
-            secret: "test_secret_0123456789".into(),
-            previous_secret: None,
-            previous_secret_expires_ms: None,
-            active: true,
-            disabled_reason: None,
-            disabled_at_ms: None,
-            description: None,
-            signature_header: "X-Webhook-Signature".into(),
-            signature_style: style,
-            payload_format: format,
-            retry_schedule: None,
-            timeout: None,
-            max_in_flight: None,
-            rate_limit_per_s: None,
-            debug_mode: false,
-            metadata_json: "{}".into(),
-            partner_id: None,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-        };
+        let mut endpoint = Endpoint::new(
+            "https://example.com/hook".into(),
+            vec!["*".into()],
+            "test_secret_0123456789".into(),
+            1,
+        );
+        endpoint.signature_style = style;
+        endpoint.payload_format = format;
         let delivery = Delivery {
             id: DeliveryId::generate(2),
             event_id: event.id,

@@ -4,7 +4,7 @@
 //! - `limits`: per-endpoint and global concurrency, rate limits.
 //! - `worker`: one attempt end to end, and what it means for the delivery.
 //! - `attempt`: building, signing and sending one HTTP request.
-//! - `outcome`: classifying an HTTP result (SPEC §5).
+//! - `outcome`: classifying an HTTP result (README, Retries).
 //! - `retry`: when the next attempt is due, if any.
 //! - `payload`, `signing`: body formats and signatures.
 //! - `client`: the awc client's safety settings.

@@ -1,4 +1,4 @@
-//! What one HTTP attempt means for its delivery (SPEC §5). Kept pure, with no
+//! What one HTTP attempt means for its delivery (the table in the README, Retries). Kept pure, with no
 //! I/O, so every branch of the rule table is tested without a server.
 
 use std::time::{Duration, SystemTime};
@@ -14,8 +14,11 @@ pub enum AttemptResult {
     Timeout,
     /// Connection or TLS failure, with a description for the attempt record.
     Connect(String),
-    /// The target resolved to a forbidden address at connect time (SPEC §3).
+    /// The target resolved to a forbidden address at connect time.
     BlockedTarget,
+    /// No request could be built (the stored event does not decode, or its
+    /// body cannot be prepared): trying again would fail the same way.
+    Unsendable(String),
 }
 
 /// What to do with the delivery after the attempt.
@@ -52,7 +55,7 @@ pub fn classify(result: &AttemptResult) -> Verdict {
             _ => retry,
         },
         AttemptResult::Timeout | AttemptResult::Connect(_) => retry,
-        AttemptResult::BlockedTarget => Verdict::Fail,
+        AttemptResult::BlockedTarget | AttemptResult::Unsendable(_) => Verdict::Fail,
     }
 }
 
@@ -113,6 +116,13 @@ mod tests {
     }
 
     const RETRY: Verdict = Verdict::Retry { retry_after: None };
+
+    #[test]
+    fn a_request_that_cannot_be_built_fails_at_once() {
+        let result = AttemptResult::Unsendable("stored event data: EOF".into());
+        assert_eq!(classify(&result), Verdict::Fail);
+        assert_eq!(classify(&AttemptResult::Connect("refused".into())), RETRY);
+    }
 
     #[test]
     fn success_is_2xx() {

@@ -1,7 +1,7 @@
 //! What a receiver gets in the request body: the event shaped as an envelope
-//! (SPEC §5) or flat (§7), and the bytes that shape is sent as.
+//! or flat (README, "What a receiver sees"), and the bytes that shape is sent as.
 //!
-//! Seed 004 receivers check signatures by re-serializing the parsed body with
+//! Partner receivers check signatures by re-serializing the parsed body with
 //! Python's `json.dumps(obj, sort_keys=True, separators=(',', ':'))`, so for
 //! `canonical-json` endpoints the body must be exactly those bytes: serde_json
 //! alone sorts keys but keeps non-ASCII raw and prints floats differently
@@ -190,7 +190,7 @@ pub fn payload_value(format: PayloadFormat, input: &PayloadInput) -> Value {
         }
         PayloadFormat::Flat => {
             // Inserted after the data so that they win over same-named fields:
-            // receivers dispatch on `event` (seed 004).
+            // partner receivers dispatch on `event`.
             let mut map = input.data.clone();
             map.insert("event".into(), input.event_type.into());
             map.insert("timestamp".into(), (input.created_at_ms / 1000).into());
@@ -321,8 +321,8 @@ mod tests {
     }
 
     #[test]
-    fn flat_seed_004_payment_success_is_byte_exact() {
-        // The first vector is the seed's payment.success example.
+    fn flat_partner_guide_payment_success_is_byte_exact() {
+        // The first vector is the partner guide's payment.success example.
         let (input_text, python) = vectors().swap_remove(0);
         let mut data: Map<String, Value> = serde_json::from_str(&input_text).unwrap();
         data.remove("event");

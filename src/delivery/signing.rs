@@ -1,5 +1,5 @@
-//! The signatures receivers check (SPEC §3, §5, §7): the per-endpoint
-//! signature header in the seeds' three styles, the Standard Webhooks
+//! The signatures receivers check (README, "What a receiver sees"): the
+//! per-endpoint signature header in its three styles, the Standard Webhooks
 //! `webhook-signature` header, and verification of what partners send in.
 //!
 //! Every comparison of a secret-derived value runs in constant time, so a
@@ -51,7 +51,7 @@ pub fn style_signature(style: SignatureStyle, secret: &str, body: &[u8]) -> Stri
     match style {
         // Seeds 000 and 003 compare against f"sha256={expected}".
         SignatureStyle::Sha256Prefixed => format!("sha256={hex}"),
-        // Seed 001 (raw body) and seed 004 (canonical JSON) compare bare hex.
+        // The `hex` (raw body) and `canonical-json` styles compare bare hex.
         SignatureStyle::Hex | SignatureStyle::CanonicalJson => hex,
     }
 }
@@ -112,7 +112,7 @@ mod tests {
     use crate::delivery::payload::canonical_json;
 
     // Every expected value below was computed with CPython's hmac, hashlib
-    // and base64 modules, following each seed's own verification code.
+    // and base64 modules, following each platform guide's own verification code.
 
     #[test]
     fn rfc4231_vectors() {
@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_000_prefixed_over_raw_body() {
+    fn bayit_guide_prefixed_over_raw_body() {
         // hmac.compare_digest(f"sha256={expected}", signature)
         let body = br#"{"id":"evt_01HMABC","type":"user.subscription.changed","created_at":"2024-01-15T10:30:00Z","data":{"plan":"pro"}}"#;
         assert_eq!(
@@ -152,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_003_prefixed_over_raw_body() {
+    fn fashion_catalog_guide_prefixed_over_raw_body() {
         let body = br#"{"event":"pickup.completed","data":{"kg":12.5}}"#;
         assert_eq!(
             style_signature(SignatureStyle::Sha256Prefixed, "my-webhook-secret", body),
@@ -161,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_001_bare_hex_utf8_key_and_body() {
+    fn waste_platform_guide_bare_hex_utf8_key_and_body() {
         // secret.encode('utf-8'), payload.encode('utf-8'); compare bare hex.
         let body = r#"{"type":"collection.completed","data":{"zona":"Recolección Ñuñoa"}}"#;
         assert_eq!(body.len(), 70);
@@ -174,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_troubleshooting_example() {
+    fn partner_guide_troubleshooting_example() {
         // payload = {"event": "test", "data": 123}; secret = "test_secret"
         let payload = serde_json::json!({"event": "test", "data": 123});
         let canonical = canonical_json(&payload);
@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_payment_success() {
+    fn partner_guide_payment_success() {
         let payload: serde_json::Value = serde_json::from_str(
             r#"{"event": "payment.success", "timestamp": 1704186000,
                 "transaction_id": "txn_abc123def456", "amount": 150.0, "currency": "USD",

@@ -18,7 +18,9 @@ use crate::delivery::outcome::{classify, AttemptResult};
 use crate::delivery::retry::next_step;
 use crate::delivery::target_guard::literal_target_blocked;
 use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
+use crate::metrics::metrics;
 use crate::operational;
+use crate::stats::attempt_stats;
 use crate::store::{AttemptOutcome, Store};
 
 /// What every attempt on this thread shares.
@@ -46,6 +48,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         claim,
     } = job;
     let number = delivery.attempts + 1;
+    let _in_flight = metrics().attempt_in_flight();
     let started_ms = now_ms();
     let (report, request_body) = perform(context, &delivery, &event, &endpoint, started_ms).await;
 
@@ -64,6 +67,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         AttemptResult::Timeout => (None, Some("timeout".to_string())),
         AttemptResult::Connect(reason) => (None, Some(reason.clone())),
         AttemptResult::BlockedTarget => (None, Some("blocked_target".to_string())),
+        AttemptResult::Unsendable(reason) => (None, Some(format!("cannot be sent: {reason}"))),
     };
     tracing::info!(
         delivery = %delivery.id,
@@ -99,11 +103,16 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {
-            // The claim stays in place, so the attempt is made again after a restart.
+            // The claim stays in place: the dispatcher's sweep of stranded
+            // claims puts the delivery back on the wheel.
             tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
             return;
         }
     };
+    let latency =
+        succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
+    metrics().attempt_ended(succeeded, report.duration, latency);
+    attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
     if step.outcome == AttemptOutcome::Failed && !event.event_type.starts_with("hookd.") {
         // A failed operational event emits nothing further: no storms.
         let data = json!({
@@ -172,14 +181,19 @@ async fn perform(
                 .then(|| String::from_utf8_lossy(&prepared.body).into_owned());
             (send(&context.client, prepared).await, request_body)
         }
-        Err(reason) => (refused(AttemptResult::Connect(reason)), None),
+        Err(reason) => (refused(AttemptResult::Unsendable(reason)), None),
     }
 }
 
 async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: DisabledReason, now: u64) {
     let store = &context.store;
-    let Ok(Some(mut current)) = store.get_endpoint(endpoint.id) else {
-        return;
+    let mut current = match store.get_endpoint(endpoint.id) {
+        Ok(Some(current)) => current,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, endpoint = %endpoint.id, "could not read the endpoint to disable it");
+            return;
+        }
     };
     if !current.active {
         return;

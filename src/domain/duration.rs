@@ -1,4 +1,4 @@
-//! Durations as written in config and the API (SPEC §10): always a number
+//! Durations as written in config and the API: always a number
 //! with a unit, so that `"30"` can never be silently read as seconds or
 //! milliseconds.
 

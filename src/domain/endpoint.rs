@@ -11,11 +11,11 @@ use crate::ids::{EndpointId, PartnerId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureStyle {
-    /// `sha256=<hex>` over the raw body (seeds 000, 003).
+    /// `sha256=<hex>` over the raw body (the default).
     Sha256Prefixed,
-    /// Bare hex over the raw body (seed 001).
+    /// Bare hex over the raw body.
     Hex,
-    /// Bare hex over the canonical JSON body (seed 004).
+    /// Bare hex over the canonical JSON body, as partners verify it.
     CanonicalJson,
 }
 
@@ -24,7 +24,7 @@ pub enum SignatureStyle {
 pub enum PayloadFormat {
     /// `{"id", "type", "created_at", "data"}`.
     Envelope,
-    /// The data's fields at top level plus `event` and `timestamp` (seed 004).
+    /// The data's fields at top level plus `event` and `timestamp`, the partner shape.
     Flat,
 }
 
@@ -100,6 +100,34 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new active endpoint with every optional setting at its default.
+    pub fn new(url: String, events: Vec<String>, secret: String, now_ms: u64) -> Endpoint {
+        Endpoint {
+            id: EndpointId::generate(now_ms),
+            url,
+            events,
+            secret,
+            previous_secret: None,
+            previous_secret_expires_ms: None,
+            active: true,
+            disabled_reason: None,
+            disabled_at_ms: None,
+            description: None,
+            signature_header: DEFAULT_SIGNATURE_HEADER.to_string(),
+            signature_style: SignatureStyle::Sha256Prefixed,
+            payload_format: PayloadFormat::Envelope,
+            retry_schedule: None,
+            timeout: None,
+            max_in_flight: None,
+            rate_limit_per_s: None,
+            debug_mode: false,
+            metadata_json: "{}".to_string(),
+            partner_id: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }
+    }
+
     /// The secrets that sign an attempt made at `now_ms`: the current one,
     /// and the previous one while its rotation grace lasts.
     pub fn signing_secrets(&self, now_ms: u64) -> (&str, Option<&str>) {

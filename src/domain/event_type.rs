@@ -1,10 +1,10 @@
-//! Event type names (SPEC §4): the one grammar shared by publishing, filters
+//! Event type names: the one grammar shared by publishing, filters
 //! and operational events, so that a type accepted in one place can never be
 //! rejected in another.
 
 use std::fmt;
 
-/// Longest accepted type, in characters (SPEC §4).
+/// Longest accepted type, in characters.
 pub const MAX_LEN: usize = 128;
 
 /// Operational types live under this prefix; publishers may not use it so

@@ -1,4 +1,4 @@
-//! Endpoint event filters (SPEC §3): which event types an endpoint receives.
+//! Endpoint event filters: which event types an endpoint receives.
 //! Kept apart from storage so the matching rule, notably that `*` never
 //! includes the operational `hookd.` types, is defined in one place.
 //!

@@ -1,4 +1,4 @@
-//! A partner (seed 004): an outside group that registered itself, receives
+//! A partner: an outside group that registered itself, receives
 //! our events at its own endpoint and may send its own events in. The
 //! delivery side lives on an ordinary `Endpoint`; this record holds what only
 //! a partner has: a name and a status the operator controls.
@@ -50,7 +50,7 @@ pub fn validate_name(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-/// A fresh shared secret in the seed's `sk_live_…` shape: 32 random bytes,
+/// A fresh shared secret in the partner guide's `sk_live_…` shape: 32 random bytes,
 /// hex, so it survives shells, env files and headers without quoting.
 pub fn generate_shared_secret() -> String {
     format!("sk_live_{}", hex::encode(rand::random::<[u8; 32]>()))
@@ -87,7 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_look_like_the_seed() {
+    fn secrets_look_like_the_partner_guide_shows() {
         let secret = generate_shared_secret();
         assert!(secret.starts_with("sk_live_"));
         assert_eq!(secret.len(), 8 + 64);

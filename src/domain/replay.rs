@@ -1,4 +1,4 @@
-//! A replay job (SPEC §6): what to send again, and how far it has got.
+//! A replay job: what to send again, and how far it has got.
 //! The job is persisted so that a restart resumes it after its cursor
 //! instead of starting over (which would send pairs twice).
 

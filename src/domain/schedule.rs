@@ -1,4 +1,4 @@
-//! Retry schedules (SPEC §5): the delay before each attempt of a delivery.
+//! Retry schedules: the delay before each attempt of a delivery.
 //! Validated once on the way in so the delivery path can index it without
 //! further checks.
 
@@ -85,17 +85,13 @@ impl RetrySchedule {
         Some(delay.saturating_add(jitter))
     }
 
-    pub fn delays(&self) -> &[Duration] {
-        &self.delays
-    }
-
     pub fn as_strings(&self) -> Vec<String> {
         self.delays.iter().map(|d| format_duration(*d)).collect()
     }
 }
 
 impl Default for RetrySchedule {
-    /// SPEC §5 / seed 000: `["0s", "1m", "5m", "30m", "2h"]`.
+    /// The README's default: `["0s", "1m", "5m", "30m", "2h"]`.
     fn default() -> Self {
         let minutes = |m: u64| Duration::from_secs(m * 60);
         RetrySchedule {

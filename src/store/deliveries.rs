@@ -25,11 +25,16 @@ impl Store {
         codec::read(&self.trees()?.deliveries, &id.to_bytes())
     }
 
-    pub(super) fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+    /// Rewrites a delivery that had status `before`, then its search entry.
+    pub(super) fn put_delivery(
+        &self,
+        before: DeliveryStatus,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
         self.trees()?
             .deliveries
             .insert(delivery.id.to_bytes(), codec::encode(delivery)?)?;
-        Ok(())
+        self.delivery_status_changed(delivery.id, before, delivery.status)
     }
 
     pub fn attempts_of(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
@@ -115,6 +120,7 @@ impl Store {
                 return Ok(None);
             };
             let mut delivery: Delivery = codec::decode(&current)?;
+            let before = delivery.status;
             delivery.attempts = delivery.attempts.max(attempt.attempt);
             delivery.updated_at_ms = attempt.at_ms;
             let still_open = delivery.status == DeliveryStatus::Pending;
@@ -133,9 +139,11 @@ impl Store {
                 Some(codec::encode(&delivery)?),
             )?;
             if swapped.is_ok() {
-                break delivery;
+                break (before, delivery);
             }
         };
+        let (before, delivery) = delivery;
+        self.delivery_status_changed(id, before, delivery.status)?;
         if let Some(due) = delivery.next_attempt_ms {
             self.trees()?
                 .wheel
@@ -157,7 +165,7 @@ impl Store {
             if delivery.status == DeliveryStatus::Pending {
                 delivery.status = status;
                 delivery.next_attempt_ms = None;
-                self.put_delivery(&delivery)?;
+                self.put_delivery(DeliveryStatus::Pending, &delivery)?;
             }
         }
         self.trees()?.claimed.remove(id.to_bytes())?;
@@ -190,7 +198,7 @@ impl Store {
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_ms = Some(now_ms);
         delivery.updated_at_ms = now_ms;
-        self.put_delivery(&delivery)?;
+        self.put_delivery(before.status, &delivery)?;
         self.trees()?
             .wheel
             .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;

@@ -116,10 +116,9 @@ impl Store {
             if resumed {
                 delivery.next_attempt_ms = Some(due_ms);
             }
+            let before = delivery.status;
             delivery.status = status;
-            self.trees()?
-                .deliveries
-                .insert(id.to_bytes(), codec::encode(&delivery)?)?;
+            self.put_delivery(before, &delivery)?;
             // The record first: the dispatcher may claim the entry at once
             // and must find the delivery pending.
             if resumed {
@@ -148,8 +147,12 @@ impl Store {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut all = Vec::new();
+        let mut disabled = 0;
         for entry in self.trees()?.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
+            if !endpoint.active {
+                disabled += 1;
+            }
             // A stored filter was validated on the way in; one that no longer
             // parses (a rule tightened since) simply matches nothing.
             if let Ok(filter) = EventFilter::parse(&endpoint.events) {
@@ -157,6 +160,8 @@ impl Store {
             }
         }
         *guard = Arc::new(all);
+        self.disabled_endpoints
+            .store(disabled, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

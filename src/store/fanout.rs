@@ -5,6 +5,8 @@
 use rand::Rng;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::open_count::Change;
+use super::search::entry_value;
 use super::{keys, Store, StoreError};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint};
@@ -48,14 +50,15 @@ enum Target {
     Deliveries,
     ByEndpoint,
     ByEvent,
+    Search,
     Wheel,
 }
 
-/// The records a new delivery consists of: the delivery (already encoded as
-/// `bytes`), both indexes, and, unless it is held, its wheel entry, whose
-/// value is the endpoint so the dispatcher can apply per-endpoint limits
-/// without reading the delivery.
-fn records(delivery: &Delivery, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
+/// The records a new delivery consists of: the delivery (already encoded
+/// as `bytes`), its three indexes, and, unless it is held, its wheel entry,
+/// whose value is the endpoint so the dispatcher can apply per-endpoint
+/// limits without reading the delivery.
+fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
     let endpoint = delivery.endpoint_id.to_bytes().to_vec();
     let mut records = vec![
         (
@@ -72,6 +75,11 @@ fn records(delivery: &Delivery, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)>
             Target::ByEvent,
             keys::pair(delivery.event_id, delivery.id).to_vec(),
             Vec::new(),
+        ),
+        (
+            Target::Search,
+            keys::by_status(delivery.status, delivery.id).to_vec(),
+            entry_value(delivery.endpoint_id, event_type),
         ),
     ];
     if let Some(due) = delivery.next_attempt_ms {
@@ -90,20 +98,25 @@ pub(super) struct DeliveryTrees<'a> {
     pub deliveries: &'a TransactionalTree,
     pub by_endpoint: &'a TransactionalTree,
     pub by_event: &'a TransactionalTree,
+    pub search: &'a TransactionalTree,
     pub wheel: &'a TransactionalTree,
 }
 
 impl DeliveryTrees<'_> {
+    /// The caller counts the deliveries for the metrics once the
+    /// transaction has committed (it may run more than once).
     pub fn insert(
         &self,
         delivery: &Delivery,
+        event_type: &str,
         bytes: &[u8],
     ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        for (target, key, value) in records(delivery, bytes) {
+        for (target, key, value) in records(delivery, event_type, bytes) {
             let tree = match target {
                 Target::Deliveries => self.deliveries,
                 Target::ByEndpoint => self.by_endpoint,
                 Target::ByEvent => self.by_event,
+                Target::Search => self.search,
                 Target::Wheel => self.wheel,
             };
             tree.insert(key, value)?;
@@ -118,17 +131,26 @@ impl DeliveryTrees<'_> {
 pub(super) fn insert_plain(
     store: &Store,
     delivery: &Delivery,
+    event_type: &str,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
     let trees = store.trees()?;
-    for (target, key, value) in records(delivery, bytes) {
-        let tree = match target {
-            Target::Deliveries => &trees.deliveries,
-            Target::ByEndpoint => &trees.endpoint_deliveries,
-            Target::ByEvent => &trees.event_deliveries,
-            Target::Wheel => &trees.wheel,
-        };
-        tree.insert(key, value)?;
-    }
-    Ok(())
+    store.counted(|| {
+        for (target, key, value) in records(delivery, event_type, bytes) {
+            let tree = match target {
+                Target::Deliveries => &trees.deliveries,
+                Target::ByEndpoint => &trees.endpoint_deliveries,
+                Target::ByEvent => &trees.event_deliveries,
+                Target::Search => &trees.delivery_search,
+                Target::Wheel => &trees.wheel,
+            };
+            tree.insert(key, value)?;
+        }
+        Ok(((), vec![search_entry(delivery)]))
+    })
+}
+
+/// The search entry a new delivery adds, for the open-delivery gauges.
+pub(super) fn search_entry(delivery: &Delivery) -> Change {
+    Change::Added(keys::by_status(delivery.status, delivery.id))
 }

@@ -1,6 +1,7 @@
 //! Hand-built big-endian keys, so that sled's bytewise order is the order we
 //! scan in: time for the event log and the wheel, owner-then-time for indexes.
 
+use crate::domain::DeliveryStatus;
 use crate::ids::{DeliveryId, Id};
 
 /// Wheel key: due time in ms, then the delivery ID (unique per delivery).
@@ -38,6 +39,40 @@ pub fn after<K>(id: Id<K>) -> [u8; 16] {
         .to_be_bytes()
 }
 
+/// Search index key: the delivery's status, then the delivery, so one
+/// status's deliveries form a key range in time order.
+pub fn by_status(status: DeliveryStatus, delivery: DeliveryId) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = status_byte(status);
+    key[1..].copy_from_slice(&delivery.to_bytes());
+    key
+}
+
+pub fn parse_by_status(key: &[u8]) -> Option<(DeliveryStatus, DeliveryId)> {
+    let status = STATUS_BYTES
+        .iter()
+        .find(|(_, byte)| key.first() == Some(byte))?
+        .0;
+    let id: [u8; 16] = key.get(1..17)?.try_into().ok()?;
+    Some((status, DeliveryId::from_bytes(id)))
+}
+
+/// Stored bytes: never renumber.
+const STATUS_BYTES: [(DeliveryStatus, u8); 5] = [
+    (DeliveryStatus::Pending, 1),
+    (DeliveryStatus::Succeeded, 2),
+    (DeliveryStatus::Failed, 3),
+    (DeliveryStatus::Held, 4),
+    (DeliveryStatus::Cancelled, 5),
+];
+
+fn status_byte(status: DeliveryStatus) -> u8 {
+    STATUS_BYTES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(0, |(_, byte)| *byte)
+}
+
 /// Attempt key: the delivery, then the 1-based attempt number.
 pub fn attempt(delivery: DeliveryId, number: u32) -> [u8; 20] {
     let mut key = [0u8; 20];
@@ -70,6 +105,19 @@ mod tests {
             pair_second::<crate::ids::EventKind>(&pair(owner, second)),
             Some(second)
         );
+    }
+
+    #[test]
+    fn status_keys_group_by_status_then_time() {
+        let (older, newer) = (DeliveryId::lowest_at(1), DeliveryId::lowest_at(2));
+        let failed = by_status(DeliveryStatus::Failed, newer);
+        assert!(by_status(DeliveryStatus::Failed, older) < failed);
+        assert!(by_status(DeliveryStatus::Succeeded, newer) < failed);
+        assert_eq!(
+            parse_by_status(&failed),
+            Some((DeliveryStatus::Failed, newer))
+        );
+        assert_eq!(parse_by_status(&[9; 17]), None);
     }
 
     #[test]

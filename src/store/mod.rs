@@ -6,6 +6,8 @@
 //! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
 //! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
 //! - `endpoint_deliveries`, `event_deliveries`: (owner, delivery) → () indexes.
+//! - `delivery_search`: (status, delivery) → (endpoint, event type), the
+//!   deliveries search index (see `search.rs`).
 //! - `wheel`: (due ms, delivery) → () — what is owed, and when.
 //! - `claimed`: delivery → () — taken off the wheel and being attempted; put
 //!   back on the wheel at the next open, so a crash never loses an attempt.
@@ -23,15 +25,19 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod open_count;
 mod partners;
 mod recovery;
 mod replays;
 mod retention;
+mod search;
+#[cfg(test)]
+pub(crate) mod testing;
 mod wheel;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use sled::transaction::TransactionError;
 use tokio::sync::Notify;
@@ -41,11 +47,13 @@ pub use deliveries::{AttemptOutcome, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
 pub use health::EndpointHealth;
 pub use retention::PurgeOutcome;
+pub use search::{DeliverySearch, FoundDelivery, SearchPage};
 pub use wheel::WheelEntry;
 
 use crate::config::{Durability, StorageSettings};
 use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
+use crate::ids::{self, EventId};
 
 const SCHEMA_VERSION: u32 = 1;
 
@@ -78,7 +86,7 @@ pub struct Subscriber {
 }
 
 /// One open sled database with its trees. Replaced as a whole after a
-/// write failure (see `recovery`): sled then refuses every read and write
+/// write failure (see `recovery.rs`): sled then refuses every read and write
 /// until the database is opened again.
 struct Trees {
     db: sled::Db,
@@ -89,6 +97,7 @@ struct Trees {
     attempts: sled::Tree,
     endpoint_deliveries: sled::Tree,
     event_deliveries: sled::Tree,
+    delivery_search: sled::Tree,
     wheel: sled::Tree,
     claimed: sled::Tree,
     idempotency: sled::Tree,
@@ -114,6 +123,7 @@ impl Trees {
             attempts: tree("attempts")?,
             endpoint_deliveries: tree("endpoint_deliveries")?,
             event_deliveries: tree("event_deliveries")?,
+            delivery_search: tree("delivery_search")?,
             wheel: tree("wheel")?,
             claimed: tree("claimed")?,
             idempotency: tree("idempotency")?,
@@ -146,13 +156,36 @@ pub struct Store {
     /// may expect (new deliveries, resumed or resent ones).
     wheel_changed: Arc<Notify>,
     /// Serialises publishes that carry an idempotency key (see `write_appends`).
-    idempotency_lock: Arc<std::sync::Mutex<()>>,
-    /// Every endpoint, rebuilt on every endpoint write so publishing never scans.
+    idempotency_lock: Arc<Mutex<()>>,
+    /// The last event inserted into the log; taken to mint event IDs in log
+    /// order (see `append_to_log`).
+    log_tail: Arc<Mutex<Option<EventId>>>,
+    /// Taken by a retention batch and a replay step, each of which reads
+    /// events and their deliveries and then writes on what it read: so a
+    /// replay never schedules a delivery for an event retention is removing,
+    /// and retention never removes an event a replay just gave a delivery.
+    log_maintenance: Arc<Mutex<()>>,
+    /// Every endpoint, active or disabled, rebuilt on every endpoint write so
+    /// publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
+    /// Disabled endpoints, counted with the subscribers, for the metrics.
+    disabled_endpoints: Arc<AtomicUsize>,
+    /// How far the background count of open deliveries has got.
+    open_progress: Arc<open_count::OpenProgress>,
 }
 
-impl Store {
-    pub fn open(settings: &StorageSettings) -> Result<Store, StoreError> {
+/// Owns the open store for as long as the process uses it, and closes it when
+/// dropped: a last flush, then the committer thread is stopped and joined, so
+/// the database is released before the process exits (or before another
+/// process opens the same directory). Everything else works on clones of
+/// [`StoreGuard::store`].
+pub struct StoreGuard {
+    store: Store,
+    closed: bool,
+}
+
+impl StoreGuard {
+    pub fn open(settings: &StorageSettings) -> Result<StoreGuard, StoreError> {
         Self::open_at(
             &settings.data_dir.join("db"),
             settings.cache_capacity,
@@ -161,6 +194,47 @@ impl Store {
     }
 
     pub fn open_at(
+        path: &Path,
+        cache_capacity: u64,
+        durability: Durability,
+    ) -> Result<StoreGuard, StoreError> {
+        Ok(StoreGuard {
+            store: Store::open_at(path, cache_capacity, durability)?,
+            closed: false,
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Closes the store now, returning the last flush's error.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<(), StoreError> {
+        if std::mem::replace(&mut self.closed, true) {
+            return Ok(());
+        }
+        let flushed = self.store.flush_now();
+        if let Ok(trees) = self.store.trees() {
+            trees.committer.stop();
+        }
+        flushed
+    }
+}
+
+impl Drop for StoreGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.shut() {
+            tracing::error!(%error, "last flush before closing the store failed");
+        }
+    }
+}
+
+impl Store {
+    fn open_at(
         path: &Path,
         cache_capacity: u64,
         durability: Durability,
@@ -176,12 +250,49 @@ impl Store {
             writable: Arc::new(AtomicBool::new(true)),
             durability,
             subscribers: Arc::default(),
+            disabled_endpoints: Arc::default(),
+            open_progress: Arc::default(),
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
+            log_tail: Arc::default(),
+            log_maintenance: Arc::default(),
         };
         store.check_schema()?;
         store.reload_subscribers()?;
+        store.prepare_search_index()?;
+        store.seed_ids()?;
         Ok(store)
+    }
+
+    /// Puts the ID generator past every stored ID, and the log's tail at the
+    /// last stored event, so IDs minted from now on sort after all of them.
+    fn seed_ids(&self) -> Result<(), StoreError> {
+        let last_key = |tree: &sled::Tree| -> Result<Option<u128>, StoreError> {
+            Ok(tree
+                .last()?
+                .and_then(|(key, _)| <[u8; 16]>::try_from(key.as_ref()).ok())
+                .map(u128::from_be_bytes))
+        };
+        let open = self.trees()?;
+        let last_event = last_key(&open.events)?;
+        let trees = [
+            &open.endpoints,
+            &open.deliveries,
+            &open.replays,
+            &open.partners,
+        ];
+        let mut highest = last_event;
+        for tree in trees {
+            highest = highest.max(last_key(tree)?);
+        }
+        if let Some(highest) = highest {
+            ids::seed_past(highest);
+        }
+        *self
+            .log_tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = last_event.map(EventId::from_u128);
+        Ok(())
     }
 
     /// The open database, or `Unavailable` while it is being reopened.
@@ -240,9 +351,27 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(format!("blocking store work stopped: {e}")))?
     }
 
+    /// Holds off the other of retention and replay (see `log_maintenance`).
+    fn exclusive_log_maintenance(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.log_maintenance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// What the dispatcher waits on besides its timer.
     pub fn wheel_changed(&self) -> Arc<Notify> {
         Arc::clone(&self.wheel_changed)
+    }
+
+    /// (active, disabled) endpoints, as of the last endpoint write.
+    pub fn endpoint_counts(&self) -> (usize, usize) {
+        (
+            self.subscribers()
+                .iter()
+                .filter(|s| s.endpoint.active)
+                .count(),
+            self.disabled_endpoints.load(Ordering::Relaxed),
+        )
     }
 
     pub fn size_on_disk(&self) -> u64 {

@@ -51,7 +51,10 @@ impl Store {
         // progress go as that work fails. Until the new one is in, callers
         // get `Unavailable`.
         let failed = self.slot().take();
-        drop(failed);
+        if let Some(failed) = failed {
+            // Its committer thread holds a handle too: end it.
+            failed.committer.stop();
+        }
         let trees = Trees::open(&self.location)?;
         trees.meta.insert("write_check", &now_ms.to_be_bytes())?;
         trees.db.flush()?;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::fanout::{fresh_delivery, DeliveryTrees};
+use super::fanout::{fresh_delivery, search_entry, DeliveryTrees};
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
@@ -79,6 +79,9 @@ impl Store {
         default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<Option<ReplayJob>, StoreError> {
+        // Retention waits, so no event of the batch goes between reading it
+        // and writing its deliveries.
+        let _exclusive = self.exclusive_log_maintenance();
         let Some(job) = self.get_replay(id)? else {
             return Ok(None);
         };
@@ -97,7 +100,7 @@ impl Store {
 
         let mut rng = rand::thread_rng();
         let mut updated = job.clone();
-        let mut fanout: Vec<(Vec<u8>, Delivery)> = Vec::new();
+        let mut fanout: Vec<(Vec<u8>, Delivery, &str)> = Vec::new();
         for event in &batch.events {
             if types
                 .as_ref()
@@ -126,7 +129,7 @@ impl Store {
                 }
                 let delivery =
                     fresh_delivery(event.id, endpoint, default_schedule, now_ms, &mut rng);
-                fanout.push((codec::encode(&delivery)?, delivery));
+                fanout.push((codec::encode(&delivery)?, delivery, &event.event_type));
             }
         }
         updated.deliveries_scheduled += fanout.len() as u64;
@@ -142,32 +145,45 @@ impl Store {
             &self.trees()?.deliveries,
             &self.trees()?.endpoint_deliveries,
             &self.trees()?.event_deliveries,
+            &self.trees()?.delivery_search,
             &self.trees()?.wheel,
         );
-        let advanced =
-            trees.transaction(|(replays, deliveries, by_endpoint, by_event, wheel)| {
-                // Guards against two runners on one job: only the one that
-                // still sees the cursor it started from may write.
-                let Some(bytes) = replays.get(id.to_bytes())? else {
-                    return Ok(false);
-                };
-                let stored: ReplayJob =
-                    codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                if stored.cursor != job.cursor || stored.status != ReplayStatus::Running {
-                    return Ok(false);
-                }
-                let trees = DeliveryTrees {
-                    deliveries,
-                    by_endpoint,
-                    by_event,
-                    wheel,
-                };
-                for (bytes, delivery) in &fanout {
-                    trees.insert(delivery, bytes)?;
-                }
-                replays.insert(&id.to_bytes()[..], encoded.as_slice())?;
-                Ok(true)
-            })?;
+        let transaction = || {
+            trees.transaction(
+                |(replays, deliveries, by_endpoint, by_event, search, wheel)| {
+                    // Guards against two runners on one job: only the one that
+                    // still sees the cursor it started from may write.
+                    let Some(bytes) = replays.get(id.to_bytes())? else {
+                        return Ok(false);
+                    };
+                    let stored: ReplayJob =
+                        codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                    if stored.cursor != job.cursor || stored.status != ReplayStatus::Running {
+                        return Ok(false);
+                    }
+                    let trees = DeliveryTrees {
+                        deliveries,
+                        by_endpoint,
+                        by_event,
+                        search,
+                        wheel,
+                    };
+                    for (bytes, delivery, event_type) in &fanout {
+                        trees.insert(delivery, event_type, bytes)?;
+                    }
+                    replays.insert(&id.to_bytes()[..], encoded.as_slice())?;
+                    Ok(true)
+                },
+            )
+        };
+        let advanced = self.counted(|| {
+            let advanced = transaction()?;
+            let added = match advanced {
+                true => fanout.iter().map(|(_, d, _)| search_entry(d)).collect(),
+                false => Vec::new(),
+            };
+            Ok((advanced, added))
+        })?;
         match advanced {
             true => Ok(Some(updated)),
             false => self.get_replay(id),

@@ -3,7 +3,9 @@
 //!
 //! A claimed delivery sits in the `claimed` tree until its attempt is
 //! recorded. If the process dies first, [`Store::requeue_claimed`] puts it
-//! back on the wheel at the next start: at least once, never zero times.
+//! back on the wheel at the next start; if its attempt could not be started
+//! or recorded (a store error), the dispatcher's sweep puts it back with
+//! [`Store::requeue_stranded_claims`]: at least once, never zero times.
 
 use super::{keys, Store, StoreError};
 use crate::domain::DeliveryStatus;
@@ -45,16 +47,6 @@ impl Store {
         unavailable.into_iter().chain(entries)
     }
 
-    /// When the earliest entry is due, if any.
-    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .trees()?
-            .wheel
-            .first()?
-            .and_then(|(key, _)| keys::parse_wheel(&key))
-            .map(|(due, _)| due))
-    }
-
     /// When the earliest entry due strictly after `now_ms` is due, if any.
     pub fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
         let start = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
@@ -91,25 +83,65 @@ impl Store {
     /// Returns every claimed delivery to the wheel, due at `now_ms`. Run once
     /// at start-up, before the dispatcher, for attempts a crash interrupted.
     pub fn requeue_claimed(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let requeued = self.requeue_stranded_claims(|_, _| false, now_ms)?;
+        self.flush_now()?;
+        Ok(requeued)
+    }
+
+    /// Returns to the wheel, due at `now_ms`, every claimed delivery whose
+    /// claim (delivery, token) is not `held` (waiting for or in its attempt):
+    /// an attempt that could not be started or recorded left it behind. A
+    /// delivery that is no longer pending only loses its claim; one already
+    /// back on the wheel (its attempt was recorded up to the claim's removal)
+    /// is not put there twice.
+    pub fn requeue_stranded_claims(
+        &self,
+        held: impl Fn(DeliveryId, u64) -> bool,
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
         let mut requeued = 0;
         for entry in self.trees()?.claimed.iter() {
-            let (key, _) = entry?;
+            let (key, claim) = entry?;
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
                 continue;
             };
             let id = DeliveryId::from_bytes(bytes);
-            let pending = self.get_delivery(id)?;
-            if let Some(mut delivery) = pending.filter(|d| d.status == DeliveryStatus::Pending) {
-                delivery.next_attempt_ms = Some(now_ms);
-                self.put_delivery(&delivery)?;
-                self.trees()?
-                    .wheel
-                    .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
-                requeued += 1;
+            let token = <[u8; 8]>::try_from(claim.as_ref()).map(u64::from_be_bytes);
+            if token.is_ok_and(|token| held(id, token)) {
+                continue;
             }
-            self.trees()?.claimed.remove(key)?;
+            let pending = match self.get_delivery(id) {
+                Ok(delivery) => delivery.filter(|d| d.status == DeliveryStatus::Pending),
+                // Requeueing it would only fail the same way on every claim.
+                Err(StoreError::Codec(reason)) => {
+                    tracing::error!(delivery = %id, %reason, "a claimed delivery cannot be read; dropping its claim");
+                    None
+                }
+                Err(error) => return Err(error),
+            };
+            if let Some(mut delivery) = pending {
+                let on_wheel = match delivery.next_attempt_ms {
+                    Some(due) => self.trees()?.wheel.contains_key(keys::wheel(due, id))?,
+                    None => false,
+                };
+                if !on_wheel {
+                    delivery.next_attempt_ms = Some(now_ms);
+                    self.put_delivery(DeliveryStatus::Pending, &delivery)?;
+                    self.trees()?
+                        .wheel
+                        .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
+                    requeued += 1;
+                }
+            }
+            // Only if unchanged: a claim taken anew meanwhile is live work.
+            let _ =
+                self.trees()?
+                    .claimed
+                    .compare_and_swap(key, Some(claim), None as Option<&[u8]>)?;
         }
-        self.flush_now()?;
+        if requeued > 0 {
+            self.wheel_changed.notify_one();
+        }
         Ok(requeued)
     }
 

@@ -56,8 +56,8 @@ allow_private_targets = true
 }
 
 impl Daemon {
-    /// Starts with the base configuration plus `extra` TOML lines given as
-    /// `section.key = value` overrides through the environment.
+    /// Starts with the base configuration, overridden by `env`
+    /// (`HOOKD__SECTION__KEY` variables).
     pub fn start(env: &[(&str, &str)]) -> Daemon {
         Self::start_with(env, true)
     }
@@ -188,7 +188,7 @@ impl Daemon {
         (status, json)
     }
 
-    /// An authenticated admin API call: `admin("POST", "/webhooks", Some(&body))`.
+    /// An authenticated admin API call: `api("POST", "/webhooks", Some(&body))`.
     pub async fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let url = format!("{}/api/v1{}", self.admin, path);
         self.request(method, &url, body, Some(ADMIN_TOKEN)).await
@@ -315,7 +315,7 @@ pub async fn raw(
     )
 }
 
-/// Every error is `{"error": <code>, "message": <sentence>}` (SPEC §8).
+/// Every error is `{"error": <code>, "message": <sentence>}` (docs/api.md, Errors).
 pub fn assert_error_shape(body: &Value) {
     assert!(
         body["error"].as_str().is_some_and(|e| !e.is_empty()),

@@ -1,5 +1,5 @@
-//! Helpers shared by the partner tests (seed 004): the catalog settings, a
-//! registration in open mode, and the seed's HMAC.
+//! Helpers shared by the partner tests: the catalog settings, a
+//! registration in open mode, and the partner guide's HMAC.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ pub const INBOUND: (&str, &str) = (
 pub const OPEN: (&str, &str) = ("HOOKD__PARTNERS__REGISTRATION", "open");
 pub const FAST: (&str, &str) = ("HOOKD__PARTNERS__RETRY_SCHEDULE", "0s,100ms,100ms");
 
-/// Bare hex HMAC-SHA256, as seed 004 signs.
+/// Bare hex HMAC-SHA256, as partners sign.
 pub fn hmac_hex(key: &str, message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(message);

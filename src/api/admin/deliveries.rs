@@ -177,8 +177,7 @@ pub(crate) async fn send_test_to(
     let now = now_ms();
     let mut event = Event::new(&event_type, &data, now);
     event.test = true;
-    let event_id = event.id;
-    state
+    let event_id = state
         .store
         .append_event(
             event,
@@ -186,7 +185,8 @@ pub(crate) async fn send_test_to(
             &state.settings.delivery.retry_schedule,
             now,
         )
-        .await?;
+        .await?
+        .id;
     let delivery = state
         .store
         .deliveries_of_event(event_id)?

@@ -7,13 +7,12 @@ use serde::{Deserialize, Deserializer};
 
 use crate::config::Settings;
 use crate::domain::duration::parse_duration;
-use crate::domain::endpoint::{is_reserved_header, DEFAULT_SIGNATURE_HEADER};
+use crate::domain::endpoint::is_reserved_header;
 use crate::domain::filter::EventFilter;
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::target::validate_url;
 use crate::domain::{Endpoint, PayloadFormat, SignatureStyle};
 use crate::error::ApiError;
-use crate::ids::EndpointId;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,30 +78,7 @@ pub fn new_endpoint(
     if input.events.is_none() {
         return Err(ApiError::invalid("invalid_events", "events is required"));
     }
-    let mut endpoint = Endpoint {
-        id: EndpointId::generate(now_ms),
-        url: String::new(),
-        events: Vec::new(),
-        secret: generate_secret(),
-        previous_secret: None,
-        previous_secret_expires_ms: None,
-        active: true,
-        disabled_reason: None,
-        disabled_at_ms: None,
-        description: None,
-        signature_header: DEFAULT_SIGNATURE_HEADER.to_string(),
-        signature_style: SignatureStyle::Sha256Prefixed,
-        payload_format: PayloadFormat::Envelope,
-        retry_schedule: None,
-        timeout: None,
-        max_in_flight: None,
-        rate_limit_per_s: None,
-        debug_mode: false,
-        metadata_json: "{}".to_string(),
-        partner_id: None,
-        created_at_ms: now_ms,
-        updated_at_ms: now_ms,
-    };
+    let mut endpoint = Endpoint::new(String::new(), Vec::new(), generate_secret(), now_ms);
     apply(input, &mut endpoint, settings)?;
     Ok(endpoint)
 }

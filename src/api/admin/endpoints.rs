@@ -85,7 +85,7 @@ pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
-/// Refuses a URL whose host name resolves to a forbidden address (SPEC §3).
+/// Refuses a URL whose host name resolves to a forbidden address (docs/api.md, Endpoints).
 /// IP literals were already checked when the URL was parsed.
 async fn check_resolution(state: &AppState, url: &str) -> Result<(), ApiError> {
     if state.settings.delivery.allow_private_targets {

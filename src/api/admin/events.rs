@@ -1,5 +1,7 @@
 //! `/api/v1/events`: publish one or a batch, read the log.
 
+use std::time::Instant;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -7,12 +9,13 @@ use serde_json::{json, Value};
 use super::pagination;
 use crate::api::body::json_config;
 use crate::api::AppState;
-use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
+use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::filter::EventFilter;
 use crate::domain::Event;
 use crate::error::ApiError;
 use crate::ids::EventId;
+use crate::metrics::metrics;
 use crate::store::{AppendedEvent, EventQuery, NewEvent};
 
 /// Largest batch accepted by `/events/batch`.
@@ -132,13 +135,16 @@ async fn publish(
     request: HttpRequest,
     input: web::Json<PublishInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
     let mut input = input.into_inner();
     let key = idempotency_key(&request, input.idempotency_key.take())?;
     let now = now_ms();
     let event = validate(input, state.settings.events.max_payload_bytes, now)?;
     let stored = store_events(&state, vec![event], key, now).await?;
     let first = stored.first().ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Accepted().json(answer(first)))
+    let accepted = HttpResponse::Accepted().json(answer(first));
+    metrics().publish_took(started.elapsed());
+    Ok(accepted)
 }
 
 async fn publish_batch(
@@ -146,6 +152,7 @@ async fn publish_batch(
     request: HttpRequest,
     input: web::Json<Vec<Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
     let items = input.into_inner();
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -179,38 +186,35 @@ async fn publish_batch(
         events.push(validate(input, max_bytes, now).map_err(at_index)?);
     }
     let stored = store_events(&state, events, key, now).await?;
-    Ok(HttpResponse::Accepted().json(json!({
+    let accepted = HttpResponse::Accepted().json(json!({
         "data": stored.iter().map(answer).collect::<Vec<_>>(),
-    })))
+    }));
+    metrics().publish_took(started.elapsed());
+    Ok(accepted)
 }
 
-/// `?from=&to=&type=&type=&limit=&cursor=`; `type` repeats, so the query is
-/// read by hand rather than through `web::Query`.
+/// `?from=&to=&type=&type=&limit=&after=` (`cursor=` is `after=` under the
+/// name every list route pages with); `type` repeats, so the query is read
+/// by hand rather than through `web::Query`.
 fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     let mut from_ms = None;
     let mut to_ms = None;
     let mut types = Vec::new();
     let mut limit = None;
     let mut cursor = None;
+    let mut after = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
-        let time = |v: &str| {
-            parse_rfc3339(v).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_time",
-                    format!("{name} must be an RFC 3339 UTC time"),
-                )
-            })
-        };
         match name.as_ref() {
-            "from" => from_ms = Some(time(&value)?),
-            "to" => to_ms = Some(time(&value)?),
+            "from" => from_ms = Some(pagination::time("from", &value)?),
+            "to" => to_ms = Some(pagination::time("to", &value)?),
             "type" => types.push(value.into_owned()),
-            "limit" => {
-                limit = Some(value.parse::<usize>().map_err(|_| {
-                    ApiError::invalid("invalid_limit", "limit must be a whole number")
+            "limit" => limit = Some(pagination::limit_number(&value)?),
+            "cursor" => cursor = Some(value.into_owned()),
+            "after" => {
+                after = Some(value.parse::<EventId>().map_err(|_| {
+                    ApiError::invalid("invalid_after", "after must be an event ID (evt_…)")
                 })?)
             }
-            "cursor" => cursor = Some(value.into_owned()),
             other => {
                 return Err(ApiError::invalid(
                     "invalid_query",
@@ -219,23 +223,23 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
             }
         }
     }
-    if let (Some(from), Some(to)) = (from_ms, to_ms) {
-        if from > to {
-            return Err(ApiError::invalid(
-                "invalid_range",
-                "from must not be after to",
-            ));
-        }
-    }
+    pagination::check_range(from_ms, to_ms)?;
     let types = (!types.is_empty())
         .then(|| EventFilter::parse(&types))
         .transpose()
         .map_err(|e| ApiError::invalid("invalid_type", e.to_string()))?;
+    let cursor = pagination::cursor(cursor.as_deref())?;
+    if after.is_some() && cursor.is_some() {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            "after and cursor mean the same: give one",
+        ));
+    }
     Ok(EventQuery {
         from_ms,
         to_ms,
         types,
-        after: pagination::cursor(cursor.as_deref())?,
+        after: after.or(cursor),
         limit: pagination::limit(limit)?,
     })
 }

@@ -1,13 +1,16 @@
 //! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
-//! unauthenticated probes.
+//! unauthenticated probes and metrics scrape.
 
 pub(crate) mod deliveries;
+mod delivery_search;
 pub(crate) mod endpoint_input;
 pub(crate) mod endpoints;
 mod events;
+mod metrics;
 pub(crate) mod pagination;
 mod partners;
 mod replay;
+mod stats;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
@@ -19,12 +22,15 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
     config
         .route("/healthz", web::get().to(super::healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(require_admin))
                 .configure(endpoints::routes)
                 .configure(|c| events::routes(c, max_payload_bytes))
                 .configure(deliveries::routes)
+                .configure(delivery_search::routes)
+                .configure(stats::routes)
                 .configure(replay::routes)
                 .configure(partners::routes),
         );

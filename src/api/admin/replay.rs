@@ -1,4 +1,4 @@
-//! `/api/v1/replay`: validates a replay request (SPEC §6), stores it as a
+//! `/api/v1/replay`: validates a replay request (docs/api.md, Replay), stores it as a
 //! job and hands it to the background runner; and reports a job's progress.
 //! Every check happens before the job is stored, so a bad request schedules
 //! nothing.
@@ -64,9 +64,14 @@ async fn create(
     let job = ReplayJob::new(request, now);
     state.store.create_replay(&job).await?;
     tracing::info!(replay = %job.id, "replay accepted");
-    let current = replay::start(state.store.clone(), state.settings.clone(), job.id)
-        .await
-        .unwrap_or(job);
+    let current = replay::start(
+        state.store.clone(),
+        state.settings.clone(),
+        job.id,
+        state.shutdown.handle(),
+    )
+    .await
+    .unwrap_or(job);
     Ok(HttpResponse::Accepted().json(replay_view(&current)))
 }
 

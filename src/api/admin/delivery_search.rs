@@ -1,0 +1,146 @@
+//! `GET /api/v1/deliveries`: every delivery, newest first, narrowed by
+//! status, endpoint, event type (categories such as `payment.*` included)
+//! and time. Answered from the search index (`store/search.rs`), which bounds
+//! the work of one request: a page of rare matches may come back short with
+//! a `next_cursor` to go on from.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::pagination;
+use crate::api::AppState;
+use crate::clock::format_rfc3339;
+use crate::domain::filter::EventFilter;
+use crate::domain::DeliveryStatus;
+use crate::error::ApiError;
+use crate::store::{DeliverySearch, FoundDelivery};
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route("/deliveries", web::get().to(search));
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryList {
+    pub data: Vec<DeliveryItem>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryItem {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: String,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub next_attempt_at: Option<String>,
+}
+
+impl From<FoundDelivery> for DeliveryItem {
+    fn from(found: FoundDelivery) -> DeliveryItem {
+        let d = found.delivery;
+        DeliveryItem {
+            id: d.id.to_string(),
+            event_id: d.event_id.to_string(),
+            event_type: found.event_type,
+            endpoint_id: d.endpoint_id.to_string(),
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            created_at: format_rfc3339(d.id.created_ms()),
+            updated_at: format_rfc3339(d.updated_at_ms),
+            next_attempt_at: d.next_attempt_ms.map(format_rfc3339),
+        }
+    }
+}
+
+pub async fn search(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_query(request.query_string())?;
+    let page = state
+        .store
+        .blocking(move |store| store.search_deliveries(&query))
+        .await?;
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        next_cursor: page.next.map(|id| id.to_string()),
+        data: page.found.into_iter().map(DeliveryItem::from).collect(),
+    }))
+}
+
+/// Read by hand because `event_type` may repeat (`event_type=a.*&event_type=b`).
+fn parse_query(query_string: &str) -> Result<DeliverySearch, ApiError> {
+    let mut search = DeliverySearch {
+        status: None,
+        endpoint: None,
+        types: None,
+        from_ms: None,
+        to_ms: None,
+        before: None,
+        limit: pagination::DEFAULT_LIMIT,
+    };
+    let mut types = Vec::new();
+    let mut limit = None;
+    for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        match name.as_ref() {
+            "status" => {
+                search.status = Some(DeliveryStatus::parse(&value).ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid_status",
+                        "status must be pending, succeeded, failed, held or cancelled",
+                    )
+                })?)
+            }
+            "endpoint_id" => search.endpoint = Some(pagination::endpoint_id(&value)?),
+            "event_type" => types.push(value.into_owned()),
+            "from" => search.from_ms = Some(pagination::time("from", &value)?),
+            "to" => search.to_ms = Some(pagination::time("to", &value)?),
+            "limit" => limit = Some(pagination::limit_number(&value)?),
+            "cursor" => search.before = pagination::cursor(Some(&value))?,
+            other => {
+                return Err(ApiError::invalid(
+                    "invalid_query",
+                    format!("unknown query parameter {other}"),
+                ))
+            }
+        }
+    }
+    pagination::check_range(search.from_ms, search.to_ms)?;
+    if !types.is_empty() {
+        let filter = EventFilter::parse(&types)
+            .map_err(|e| ApiError::invalid("invalid_event_type", format!("event_type: {e}")))?;
+        search.types = Some(filter);
+    }
+    search.limit = pagination::limit(limit)?;
+    Ok(search)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(query: &str) -> String {
+        match parse_query(query) {
+            Err(ApiError::Invalid { code, message }) => format!("{code}: {message}"),
+            Err(other) => format!("{other:?}"),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn every_parameter_is_checked_and_named() {
+        assert_eq!(code("status=succeeded&event_type=payment.*&limit=5"), "ok");
+        assert!(code("status=done").contains("status"));
+        assert!(code("endpoint_id=evt_01").contains("endpoint_id"));
+        assert!(code("event_type=Bad Type!").contains("event_type"));
+        assert!(code("from=yesterday").contains("from"));
+        assert!(code("to=3").contains("to"));
+        assert!(code("limit=0").contains("limit"));
+        assert!(code("limit=x").contains("limit"));
+        assert!(code("cursor=nope").contains("cursor"));
+        assert!(code("colour=red").contains("colour"));
+        assert!(code("from=2024-01-02T00:00:00Z&to=2024-01-01T00:00:00Z").contains("from"));
+    }
+}

@@ -1,0 +1,18 @@
+//! `GET /metrics`: the Prometheus scrape, without a token like the probes.
+//! Counters and histograms are kept as things happen (`metrics.rs`); the
+//! few figures read here are in memory or a file size, so a scrape never
+//! scans storage.
+
+use actix_web::{web, HttpResponse};
+
+use crate::api::AppState;
+use crate::metrics::metrics;
+
+/// OpenMetrics text, which Prometheus asks for and parses with full types.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let (active, disabled) = state.store.endpoint_counts();
+    let text = metrics().render(active, disabled, state.store.size_on_disk());
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(text)
+}
