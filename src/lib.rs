@@ -35,6 +35,8 @@
 //!   (`api/admin/stats.rs`); `api/admin/delivery_search.rs` searches
 //!   deliveries through the index kept by `store/search.rs`.
 //!
+//! `cli/` is the command line: `serve`, `check-config`, and the operator's
+//! admin commands, which call the admin API through `cli/client.rs`.
 //! `config.rs` holds the settings, `error.rs` turns API errors into JSON,
 //! `startup.rs` wires it all together, and `shutdown.rs` stops the
 //! background tasks before the store is closed.

@@ -31,11 +31,10 @@ enum StartupError {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    let command = cli.command.unwrap_or(Command::Serve {
-        config: "config.toml".into(),
-    });
-    match command {
-        Command::CheckConfig { config } => match Settings::load(&config) {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Admin(command) => crate::cli::run_admin(&config, &cli.admin, command),
+        Command::CheckConfig => match Settings::load(&config) {
             Ok(settings) => {
                 let text = serde_json::to_string_pretty(&settings.masked()).unwrap_or_default();
                 println!("{text}");
@@ -46,7 +45,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { config } => {
+        Command::Serve => {
             let settings = match Settings::load(&config) {
                 Ok(settings) => settings,
                 Err(error) => {

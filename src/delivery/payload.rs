@@ -1,7 +1,8 @@
-//! What a receiver gets in the request body: the event shaped as an envelope
-//! or flat (README, "What a receiver sees"), and the bytes that shape is sent as.
+//! What a receiver gets in the request body: the event shaped as an envelope,
+//! nested or flat (README, "What a receiver sees"), and the bytes that shape
+//! is sent as.
 //!
-//! Partner receivers check signatures by re-serializing the parsed body with
+//! The partner protocol's receivers check signatures by re-serializing the parsed body with
 //! Python's `json.dumps(obj, sort_keys=True, separators=(',', ':'))`, so for
 //! `canonical-json` endpoints the body must be exactly those bytes: serde_json
 //! alone sorts keys but keeps non-ASCII raw and prints floats differently
@@ -179,15 +180,8 @@ pub struct PayloadInput<'a> {
 /// The JSON an endpoint receives for one event, in its payload format.
 pub fn payload_value(format: PayloadFormat, input: &PayloadInput) -> Value {
     let mut map = match format {
-        PayloadFormat::Envelope => {
-            let created_at = crate::clock::format_rfc3339(input.created_at_ms);
-            let mut map = Map::new();
-            map.insert("id".into(), input.event_id.into());
-            map.insert("type".into(), input.event_type.into());
-            map.insert("created_at".into(), created_at.into());
-            map.insert("data".into(), Value::Object(input.data.clone()));
-            map
-        }
+        PayloadFormat::Envelope => wrapped(input, "type", "created_at"),
+        PayloadFormat::Nested => wrapped(input, "event", "timestamp"),
         PayloadFormat::Flat => {
             // Inserted after the data so that they win over same-named fields:
             // partner receivers dispatch on `event`.
@@ -204,6 +198,18 @@ pub fn payload_value(format: PayloadFormat, input: &PayloadInput) -> Value {
         map.insert("source".into(), source.into());
     }
     Value::Object(map)
+}
+
+/// The event ID, its type and its RFC 3339 creation time under the names a
+/// format gives them, and the data kept whole under `data`.
+fn wrapped(input: &PayloadInput, type_key: &str, time_key: &str) -> Map<String, Value> {
+    let created_at = crate::clock::format_rfc3339(input.created_at_ms);
+    let mut map = Map::new();
+    map.insert("id".into(), input.event_id.into());
+    map.insert(type_key.into(), input.event_type.into());
+    map.insert(time_key.into(), created_at.into());
+    map.insert("data".into(), Value::Object(input.data.clone()));
+    map
 }
 
 /// The bytes sent: canonical JSON for `canonical-json` endpoints (so the
@@ -286,6 +292,16 @@ mod tests {
     }
 
     #[test]
+    fn nested_shape_keeps_data_whole() {
+        let data = json!({"event": "kept in data", "customer_id": "cust_67890"});
+        let data = data.as_object().unwrap();
+        let v = payload_value(PayloadFormat::Nested, &input(data));
+        let want = json!({"id": "evt_01HMABC", "event": "user.subscription.changed",
+            "timestamp": "2024-01-15T10:30:00Z", "data": data});
+        assert_eq!(v, want);
+    }
+
+    #[test]
     fn envelope_and_flat_shapes() {
         let data = json!({"event": "spoofed", "timestamp": "x", "amount": 1.0});
         let data = data.as_object().unwrap();
@@ -304,7 +320,11 @@ mod tests {
     fn test_and_source_in_both_formats() {
         let data = json!({"test": "kept unless a test event"});
         let data = data.as_object().unwrap();
-        for format in [PayloadFormat::Envelope, PayloadFormat::Flat] {
+        for format in [
+            PayloadFormat::Envelope,
+            PayloadFormat::Nested,
+            PayloadFormat::Flat,
+        ] {
             let plain = payload_value(format, &input(data));
             assert!(plain.get("source").is_none());
             let marked = PayloadInput {

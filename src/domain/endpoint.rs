@@ -24,8 +24,13 @@ pub enum SignatureStyle {
 pub enum PayloadFormat {
     /// `{"id", "type", "created_at", "data"}`.
     Envelope,
-    /// The data's fields at top level plus `event` and `timestamp`, the partner shape.
+    /// The data's fields at top level plus `event` and `timestamp` (unix
+    /// seconds), as the partner protocol's receivers read them.
     Flat,
+    /// `{"id", "event", "timestamp", "data"}`, the shape the fashion catalog
+    /// guide's handlers read. Added last: stored endpoints encode the variant
+    /// by position.
+    Nested,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

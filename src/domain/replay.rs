@@ -77,4 +77,59 @@ impl ReplayJob {
             error: None,
         }
     }
+
+    /// How far the walk has got, from 0.0 to 1.0: the cursor's place in the
+    /// time range, or among the hand-picked events. 1.0 once done.
+    pub fn progress(&self) -> f64 {
+        if self.status == ReplayStatus::Done {
+            return 1.0;
+        }
+        let Some(cursor) = self.cursor else {
+            return 0.0;
+        };
+        let fraction = match &self.request.selection {
+            ReplaySelection::Range { from_ms, to_ms } => {
+                let walked = cursor.created_ms().saturating_sub(*from_ms);
+                walked as f64 / to_ms.saturating_sub(*from_ms).max(1) as f64
+            }
+            ReplaySelection::Events(ids) => {
+                let walked = ids.partition_point(|id| *id <= cursor);
+                walked as f64 / ids.len().max(1) as f64
+            }
+        };
+        fraction.clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(selection: ReplaySelection) -> ReplayJob {
+        let request = ReplayRequest {
+            selection,
+            types: None,
+            endpoint_ids: None,
+            only_failed: false,
+        };
+        ReplayJob::new(request, 5_000)
+    }
+
+    #[test]
+    fn progress_follows_the_cursor() {
+        let mut ranged = job(ReplaySelection::Range {
+            from_ms: 1_000,
+            to_ms: 3_000,
+        });
+        assert_eq!(ranged.progress(), 0.0);
+        ranged.cursor = Some(EventId::lowest_at(1_500));
+        assert_eq!(ranged.progress(), 0.25);
+        ranged.status = ReplayStatus::Done;
+        assert_eq!(ranged.progress(), 1.0);
+
+        let ids: Vec<EventId> = (1..=4).map(|ms| EventId::lowest_at(ms * 10)).collect();
+        let mut picked = job(ReplaySelection::Events(ids.clone()));
+        picked.cursor = Some(ids[2]);
+        assert_eq!(picked.progress(), 0.75);
+    }
 }

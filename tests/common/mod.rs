@@ -2,6 +2,8 @@
 //! dir, driven over real HTTP, delivering to a real local receiver.
 #![allow(dead_code, unused_imports)]
 
+pub mod cli;
+pub mod guide_code;
 pub mod partner;
 pub mod receiver;
 

@@ -46,6 +46,7 @@ pub fn replay_view(job: &ReplayJob) -> Value {
         "events_matched": job.events_matched,
         "deliveries_scheduled": job.deliveries_scheduled,
         "skipped": job.skipped_disabled,
+        "progress": job.progress(),
         "created_at": format_rfc3339(job.created_at_ms),
         "finished_at": job.finished_at_ms.map(format_rfc3339),
     });
