@@ -7,6 +7,7 @@ mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
 mod body_deadline;
+mod console;
 mod inbound;
 mod partners;
 mod public;
@@ -83,6 +84,7 @@ pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Resu
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
+            .configure(console::routes)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(grace)

@@ -92,7 +92,7 @@ fn parse_imf_fixdate(value: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339(&rfc3339).ok()
 }
 
-/// SPEC caps `Retry-After` at ten times the next slot of the schedule. A 0s
+/// `Retry-After` is capped at ten times the next slot of the schedule. A 0s
 /// slot (an immediate retry) would make that cap zero and the header
 /// meaningless, so it counts as 1s: a receiver may still ask for up to 10s.
 pub fn cap_retry_after(retry_after: Duration, next_slot: Duration) -> Duration {

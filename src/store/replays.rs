@@ -38,6 +38,20 @@ impl Store {
         codec::read(&self.trees()?.replays, &id.to_bytes())
     }
 
+    /// One page of jobs, newest first, before `before` when given.
+    pub fn list_replays(
+        &self,
+        before: Option<ReplayId>,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        let end = before.map_or([0xff; 16], ReplayId::to_bytes);
+        let mut jobs = Vec::with_capacity(limit);
+        for entry in self.trees()?.replays.range(..end).rev().take(limit) {
+            jobs.push(codec::decode(&entry?.1)?);
+        }
+        Ok(jobs)
+    }
+
     /// Jobs still running, for resumption at start-up. Jobs are few (one per
     /// operator request), so a scan is fine.
     pub fn running_replays(&self) -> Result<Vec<ReplayJob>, StoreError> {

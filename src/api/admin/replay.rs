@@ -1,12 +1,14 @@
-//! `/api/v1/replay`: validates a replay request (docs/api.md, Replay), stores it as a
-//! job and hands it to the background runner; and reports a job's progress.
-//! Every check happens before the job is stored, so a bad request schedules
-//! nothing.
+//! `/api/v1/replay`: lists jobs; validates a replay request (docs/api.md,
+//! Replay), stores it as a job and hands it to the background runner; and
+//! reports a job's progress. Every check happens before the job is stored,
+//! so a bad request schedules nothing.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::endpoints::ListQuery;
+use super::pagination;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
 use crate::domain::filter::EventFilter;
@@ -24,6 +26,7 @@ const NAMED_IN_ERRORS: usize = 10;
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/replay", web::post().to(create))
+        .route("/replay", web::get().to(list))
         .route("/replay/{id}", web::get().to(get));
 }
 
@@ -74,6 +77,21 @@ async fn create(
     .await
     .unwrap_or(job);
     Ok(HttpResponse::Accepted().json(replay_view(&current)))
+}
+
+/// Jobs newest first, so the console shows the latest progress on top.
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let before = pagination::cursor::<ReplayId>(query.cursor.as_deref())?;
+    let page = state.store.list_replays(before, limit)?;
+    let next_cursor = pagination::next_cursor(&page, limit, |job| job.id);
+    Ok(HttpResponse::Ok().json(json!({
+        "data": page.iter().map(replay_view).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
 }
 
 async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
