@@ -628,6 +628,7 @@ async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> 
                     data_json: data.clone(),
                     source: None,
                     test: false,
+                    account_id: None,
                 },
                 only_to: None,
             })

@@ -46,6 +46,9 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     pub public_bind: SocketAddr,
+    /// How the public listener is reached from outside (portal links);
+    /// unset, `http://<public_bind>`.
+    pub public_url: Option<String>,
     pub admin_bind: SocketAddr,
     #[serde(with = "serde_duration")]
     pub shutdown_grace: Duration,
@@ -66,6 +69,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             public_bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            public_url: None,
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             shutdown_grace: Duration::from_secs(30),
             request_body_timeout: Duration::from_secs(10),
@@ -294,6 +298,17 @@ impl Settings {
         if self.admin.tokens.iter().any(|t| t.len() < 16) {
             return invalid("admin.tokens", "every token needs at least 16 characters");
         }
+        let web_url = |text: &str| {
+            url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        };
+        if self
+            .server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| !web_url(u))
+        {
+            return invalid("server.public_url", "must be an http:// or https:// URL");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid tracing filter");
         }
@@ -367,6 +382,10 @@ mod tests {
         assert!(err.to_string().contains("timeout"), "{err}");
         let err = load(&[("HOOKD__DELIVERY__MAX_IN_FLIGHT", "0")]).unwrap_err();
         assert!(err.to_string().contains("delivery.max_in_flight"), "{err}");
+        let err = load(&[("HOOKD__SERVER__PUBLIC_URL", "hooks.example.com")]).unwrap_err();
+        assert!(err.to_string().contains("server.public_url"), "{err}");
+        let set = load(&[("HOOKD__SERVER__PUBLIC_URL", "https://hooks.example.com")]);
+        assert!(set.is_ok_and(|s| s.server.public_url.is_some()));
     }
 
     #[test]

@@ -54,6 +54,12 @@ fn mint(now_ms: u64) -> Ulid {
     mint_from(&mut generator, now_ms)
 }
 
+/// A fresh ID as text behind `prefix`, for kinds whose IDs are not always
+/// generated (account IDs may be the platform's own).
+pub fn generate_prefixed(prefix: &str, now_ms: u64) -> String {
+    format!("{prefix}{}", mint(now_ms))
+}
+
 /// Makes every ID minted from now on greater than `highest` (a stored ID of
 /// any kind), so the order survives a restart and a clock that stepped back.
 pub fn seed_past(highest: u128) {

@@ -114,6 +114,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     actix_web::rt::spawn(sweeper);
     let admin_tokens =
         api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
+    let portal_key = api::portal_token::load_or_create_key(data_dir).map_err(data_dir_error)?;
 
     let certificate = public_certificate(&settings)?;
     let tls = certificate
@@ -125,6 +126,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             store: store.clone(),
             settings: settings.clone(),
             admin_tokens,
+            portal_key,
             registration_limiter: Default::default(),
             shutdown: stopper.source(),
         },

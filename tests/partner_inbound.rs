@@ -246,5 +246,7 @@ async fn an_inbound_event_is_delivered_onward_with_its_source() {
     assert_eq!(body["id"], answer["event_id"]);
     assert_eq!(body["type"], "tour.promoted");
     assert_eq!(body["source"], format!("partner:{partner}"));
+    // It carries the partner's account, yet goes to the platform's endpoints.
+    assert_eq!(body["account_id"], partner);
     assert_eq!(body["data"]["combo"]["hotel"], "Andes");
 }

@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error};
 use base64::Engine;
 
+use super::scope::Scope;
 use super::AppState;
 use crate::delivery::signing::constant_time_eq;
 use crate::error::ApiError;
@@ -33,7 +34,8 @@ pub fn admin_tokens(configured: &[String], data_dir: &Path) -> std::io::Result<V
     Ok(vec![token])
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes a file only its owner may read (mode 0600 on Unix).
+pub(super) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -82,5 +84,6 @@ pub async fn require_admin(
     if !known {
         return Err(ApiError::Unauthorized.into());
     }
+    Scope::Operator.attach(&request);
     next.call(request).await
 }

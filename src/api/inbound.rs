@@ -91,6 +91,7 @@ async fn receive(
         data_json: body.to_string(),
         source: Some(format!("partner:{}", partner.id)),
         test: false,
+        account_id: Some(partner.account_id()),
     };
     // Keyed on the canonical form so a resend that only re-spaces the JSON is
     // still recognised as the same event.

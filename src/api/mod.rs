@@ -10,8 +10,11 @@ mod body_deadline;
 mod console;
 mod inbound;
 mod partners;
+mod portal;
+pub mod portal_token;
 mod public;
 mod rate_limit;
+pub(crate) mod scope;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub admin_tokens: Vec<String>,
+    /// Signs and checks portal tokens (`portal_token.rs`).
+    pub portal_key: Vec<u8>,
     /// Caps open partner registrations per client address.
     pub registration_limiter: rate_limit::RateLimiter,
     /// Gives the background tasks a request starts (replays) the stop signal.

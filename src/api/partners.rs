@@ -17,7 +17,7 @@ use crate::clock::{format_rfc3339, now_ms};
 use crate::config::{RegistrationMode, Settings};
 use crate::domain::duration::format_duration;
 use crate::domain::partner::{generate_shared_secret, subscribable, validate_name};
-use crate::domain::{Endpoint, Partner, PartnerStatus, PayloadFormat, SignatureStyle};
+use crate::domain::{Account, Endpoint, Partner, PartnerStatus, PayloadFormat, SignatureStyle};
 use crate::error::ApiError;
 use crate::ids::PartnerId;
 use crate::operational::{emit, PARTNER_REGISTERED};
@@ -121,7 +121,18 @@ async fn register(
         created_at_ms: now,
     };
     endpoint.partner_id = Some(partner.id);
-    state.store.create_partner(&partner, &endpoint).await?;
+    let account = Account {
+        id: partner.account_id(),
+        name: partner.name.clone(),
+        metadata_json: "{}".into(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    endpoint.account_id = Some(account.id.clone());
+    state
+        .store
+        .create_partner(&partner, &account, &endpoint)
+        .await?;
     tracing::info!(partner = %partner.id, endpoint = %endpoint.id, url = %endpoint.url, "partner registered");
     emit(
         &state.store,

@@ -51,6 +51,7 @@ pub fn prepare(
         data: &data,
         test: event.test,
         source: event.source.as_deref(),
+        account_id: event.account_id.as_ref().map(|a| a.as_str()),
     };
     let value = payload_value(endpoint.payload_format, &input);
     let canonical = endpoint.signature_style == SignatureStyle::CanonicalJson;
@@ -154,6 +155,7 @@ mod tests {
             data_json: r#"{"amount":150.0,"user_name":"Juan Pérez"}"#.into(),
             source: None,
             test: false,
+            account_id: None,
         };
         let mut endpoint = Endpoint::new(
             "https://example.com/hook".into(),

@@ -175,6 +175,7 @@ pub struct PayloadInput<'a> {
     pub data: &'a Map<String, Value>,
     pub test: bool,
     pub source: Option<&'a str>,
+    pub account_id: Option<&'a str>,
 }
 
 /// The JSON an endpoint receives for one event, in its payload format.
@@ -196,6 +197,9 @@ pub fn payload_value(format: PayloadFormat, input: &PayloadInput) -> Value {
     }
     if let Some(source) = input.source {
         map.insert("source".into(), source.into());
+    }
+    if let Some(account) = input.account_id {
+        map.insert("account_id".into(), account.into());
     }
     Value::Object(map)
 }
@@ -288,6 +292,7 @@ mod tests {
             data,
             test: false,
             source: None,
+            account_id: None,
         }
     }
 
@@ -330,11 +335,14 @@ mod tests {
             let marked = PayloadInput {
                 test: true,
                 source: Some("partner:p"),
+                account_id: Some("acme"),
                 ..input(data)
             };
             let v = payload_value(format, &marked);
             assert_eq!(v["test"], json!(true));
             assert_eq!(v["source"], json!("partner:p"));
+            assert_eq!(v["account_id"], json!("acme"));
+            assert!(plain.get("account_id").is_none());
         }
         let envelope = payload_value(PayloadFormat::Envelope, &input(data));
         assert!(envelope.get("test").is_none());

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::account::AccountId;
 use crate::domain::schedule::RetrySchedule;
 use crate::ids::{EndpointId, PartnerId};
 
@@ -100,6 +101,10 @@ pub struct Endpoint {
     /// Free-form JSON object, kept as text because the codec cannot carry `serde_json::Value`.
     pub metadata_json: String,
     pub partner_id: Option<PartnerId>,
+    /// The account it belongs to, fixed at creation.
+    pub account_id: Option<AccountId>,
+    /// Without an account: also receive every account's events (audit feeds).
+    pub all_accounts: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
 }
@@ -128,6 +133,8 @@ impl Endpoint {
             debug_mode: false,
             metadata_json: "{}".to_string(),
             partner_id: None,
+            account_id: None,
+            all_accounts: false,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::account::AccountId;
 use crate::domain::event_type::EventType;
 use crate::ids::EventId;
 
@@ -15,6 +16,8 @@ pub struct Event {
     pub source: Option<String>,
     /// Synthetic events from `POST …/test` carry `"test": true` in their payload.
     pub test: bool,
+    /// The account the event belongs to, if any (see `routing.rs`).
+    pub account_id: Option<AccountId>,
 }
 
 impl Event {
@@ -27,6 +30,7 @@ impl Event {
             data_json: data.to_string(),
             source: None,
             test: false,
+            account_id: None,
         }
     }
 

@@ -5,10 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::account::{validate_display_name, AccountId};
 use crate::ids::{EndpointId, PartnerId};
-
-/// Longest accepted `partner_name`, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,19 +33,17 @@ pub struct Partner {
     pub created_at_ms: u64,
 }
 
+impl Partner {
+    /// The partner's account: its ID is the partner ID, which fits the
+    /// account ID grammar, so either finds the other.
+    pub fn account_id(&self) -> AccountId {
+        AccountId::from_trusted(self.id.to_string())
+    }
+}
+
 /// Checks a `partner_name`; the error is a sentence for the API.
 pub fn validate_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "partner_name must be 1 to {MAX_NAME_CHARS} characters"
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("partner_name must not contain control characters".into());
-    }
-    Ok(name.to_string())
+    validate_display_name("partner_name", name)
 }
 
 /// A fresh shared secret in the partner guide's `sk_live_…` shape: 32 random bytes,

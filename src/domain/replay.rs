@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::AccountId;
 use crate::ids::{EndpointId, EventId, ReplayId};
 
 /// Which events a replay walks.
@@ -25,6 +26,8 @@ pub struct ReplayRequest {
     pub endpoint_ids: Option<Vec<EndpointId>>,
     /// Only pairs whose latest delivery failed.
     pub only_failed: bool,
+    /// Only this account's events, to this account's endpoints.
+    pub account_id: Option<AccountId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,7 @@ mod tests {
             types: None,
             endpoint_ids: None,
             only_failed: false,
+            account_id: None,
         };
         ReplayJob::new(request, 5_000)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{codec, keys, Store, StoreError, Subscriber};
 use crate::domain::filter::EventFilter;
-use crate::domain::{DeliveryStatus, DisabledReason, Endpoint};
+use crate::domain::{AccountId, DeliveryStatus, DisabledReason, Endpoint};
 use crate::ids::EndpointId;
 
 impl Store {
@@ -24,6 +24,27 @@ impl Store {
             after.map(|id| id.to_bytes()),
             limit,
         )
+    }
+
+    /// Up to `limit` endpoints of `account` in creation order, after `after`.
+    pub fn list_account_endpoints(
+        &self,
+        account: &AccountId,
+        after: Option<EndpointId>,
+        limit: usize,
+    ) -> Result<Vec<Endpoint>, StoreError> {
+        let start = after.map(keys::after).unwrap_or_default();
+        let mut page = Vec::new();
+        for entry in self.trees()?.endpoints.range(start..) {
+            if page.len() >= limit {
+                break;
+            }
+            let endpoint: Endpoint = codec::decode(&entry?.1)?;
+            if endpoint.account_id.as_ref() == Some(account) {
+                page.push(endpoint);
+            }
+        }
+        Ok(page)
     }
 
     /// Inserts or replaces an endpoint, durably.

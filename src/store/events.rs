@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::fanout;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
+use crate::domain::routing::receives;
 use crate::domain::schedule::RetrySchedule;
-use crate::domain::{Endpoint, Event};
+use crate::domain::{AccountId, Endpoint, Event};
 use crate::ids::EventId;
 use crate::metrics::{metrics, Source};
 
@@ -49,6 +50,8 @@ pub struct EventQuery {
     pub to_ms: Option<u64>,
     pub types: Option<EventFilter>,
     pub after: Option<EventId>,
+    /// Only events of this account.
+    pub account: Option<AccountId>,
     pub limit: usize,
 }
 
@@ -121,6 +124,7 @@ impl Store {
                 None => subscribers
                     .iter()
                     .filter(|s| s.filter.matches(&event.event_type))
+                    .filter(|s| receives(&s.endpoint, event))
                     .map(|s| &s.endpoint)
                     .collect(),
             };
@@ -239,6 +243,13 @@ impl Store {
                 .types
                 .as_ref()
                 .is_some_and(|filter| !filter.matches(&event.event_type))
+            {
+                continue;
+            }
+            if query
+                .account
+                .as_ref()
+                .is_some_and(|account| event.account_id.as_ref() != Some(account))
             {
                 continue;
             }

@@ -1,7 +1,8 @@
 //! Storage: the only module that knows sled (and, through `codec`, bincode).
 //!
 //! Trees:
-//! - `meta`: the schema version, checked at open.
+//! - `meta`: the schema version, checked at open (an older one is migrated,
+//!   `migrate.rs`).
 //! - `endpoints`: endpoint ID → endpoint.
 //! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
 //! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
@@ -16,7 +17,9 @@
 //! - `replays`: replay ID → replay job, with the cursor it has reached.
 //! - `partners`: partner ID → partner; `partner_secrets`: SHA-256 of a
 //!   partner's shared secret → partner ID, so a bearer is found in one get.
+//! - `accounts`: account ID (text) → account.
 
+mod accounts;
 mod codec;
 mod committer;
 mod deliveries;
@@ -25,6 +28,7 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod migrate;
 mod open_count;
 mod partners;
 mod recovery;
@@ -55,7 +59,8 @@ use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
 use crate::ids::{self, EventId};
 
-const SCHEMA_VERSION: u32 = 1;
+/// 2: endpoints and events carry an account.
+const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -105,6 +110,7 @@ struct Trees {
     replays: sled::Tree,
     partners: sled::Tree,
     partner_secrets: sled::Tree,
+    accounts: sled::Tree,
     committer: Committer,
 }
 
@@ -131,6 +137,7 @@ impl Trees {
             replays: tree("replays")?,
             partners: tree("partners")?,
             partner_secrets: tree("partner_secrets")?,
+            accounts: tree("accounts")?,
             committer: Committer::start(db.clone())?,
             db,
         })
@@ -314,6 +321,15 @@ impl Store {
                 Ok(())
             }
             Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
+            Some(bytes) if bytes.as_ref() == 1u32.to_be_bytes() => {
+                self.migrate_v1_to_v2()?;
+                trees
+                    .meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                trees.db.flush()?;
+                tracing::info!("moved the data directory to schema version {SCHEMA_VERSION}");
+                Ok(())
+            }
             Some(bytes) => Err(StoreError::Schema(format!(
                 "the data directory holds schema version {:?}; this build reads version {SCHEMA_VERSION}",
                 bytes.as_ref()

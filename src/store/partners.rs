@@ -8,7 +8,7 @@ use sled::Transactional;
 
 use super::{codec, Store, StoreError};
 use crate::delivery::signing::constant_time_eq;
-use crate::domain::{DisabledReason, Endpoint, Partner, PartnerStatus};
+use crate::domain::{Account, DisabledReason, Endpoint, Partner, PartnerStatus};
 use crate::ids::PartnerId;
 
 fn secret_key(secret: &str) -> [u8; 32] {
@@ -16,28 +16,34 @@ fn secret_key(secret: &str) -> [u8; 32] {
 }
 
 impl Store {
-    /// Stores a new partner, its endpoint and its secret index at once, durably.
+    /// Stores a new partner, its account, its endpoint and its secret index
+    /// at once, durably.
     pub async fn create_partner(
         &self,
         partner: &Partner,
+        account: &Account,
         endpoint: &Endpoint,
     ) -> Result<(), StoreError> {
         let partner_bytes = codec::encode(partner)?;
+        let account_bytes = codec::encode(account)?;
         let endpoint_bytes = codec::encode(endpoint)?;
         let index_key = secret_key(&endpoint.secret);
-        (
+        let account_key = account.id.as_str().as_bytes();
+        let trees = (
             &self.trees()?.endpoints,
             &self.trees()?.partners,
             &self.trees()?.partner_secrets,
-        )
-            .transaction(
-                |(endpoints, partners, secrets)| -> ConflictableTransactionResult<(), StoreError> {
-                    endpoints.insert(&endpoint.id.to_bytes()[..], endpoint_bytes.as_slice())?;
-                    partners.insert(&partner.id.to_bytes()[..], partner_bytes.as_slice())?;
-                    secrets.insert(&index_key[..], &partner.id.to_bytes()[..])?;
-                    Ok(())
-                },
-            )?;
+            &self.trees()?.accounts,
+        );
+        trees.transaction(
+            |(endpoints, partners, secrets, accounts)| -> ConflictableTransactionResult<(), StoreError> {
+                accounts.insert(account_key, account_bytes.as_slice())?;
+                endpoints.insert(&endpoint.id.to_bytes()[..], endpoint_bytes.as_slice())?;
+                partners.insert(&partner.id.to_bytes()[..], partner_bytes.as_slice())?;
+                secrets.insert(&index_key[..], &partner.id.to_bytes()[..])?;
+                Ok(())
+            },
+        )?;
         self.reload_subscribers()?;
         self.commit().await
     }
@@ -159,8 +165,9 @@ impl Store {
         self.commit().await
     }
 
-    /// Removes a partner and its endpoint; the endpoint's open deliveries are
-    /// cancelled. False when there was no such partner.
+    /// Removes a partner, its endpoint and the endpoint's account; the
+    /// endpoint's open deliveries are cancelled. False when there was no
+    /// such partner.
     pub async fn delete_partner(&self, id: PartnerId) -> Result<bool, StoreError> {
         let Some(partner) = self.get_partner(id)? else {
             return Ok(false);
@@ -169,6 +176,9 @@ impl Store {
             self.trees()?
                 .partner_secrets
                 .remove(secret_key(&endpoint.secret))?;
+            if let Some(account) = &endpoint.account_id {
+                self.trees()?.accounts.remove(account.as_str().as_bytes())?;
+            }
         }
         self.trees()?.partners.remove(id.to_bytes())?;
         self.delete_endpoint(partner.endpoint_id).await?;

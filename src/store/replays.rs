@@ -13,6 +13,7 @@ use super::fanout::{fresh_delivery, search_entry, DeliveryTrees};
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
+use crate::domain::routing::receives;
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
 use crate::ids::{EndpointId, EventId, ReplayId};
@@ -109,17 +110,24 @@ impl Store {
             .map(|list| EventFilter::parse(list))
             .transpose()
             .map_err(|e| StoreError::Codec(e.to_string()))?;
-        let targets = self.replay_targets(request.endpoint_ids.as_deref())?;
+        let mut targets = self.replay_targets(request.endpoint_ids.as_deref())?;
+        if let Some(account) = &request.account_id {
+            targets.retain(|(endpoint, _)| endpoint.account_id.as_ref() == Some(account));
+        }
         let batch = self.next_batch(&job, batch_size)?;
 
         let mut rng = rand::thread_rng();
         let mut updated = job.clone();
         let mut fanout: Vec<(Vec<u8>, Delivery, &str)> = Vec::new();
+        let account = request.account_id.as_ref();
         for event in &batch.events {
             if types
                 .as_ref()
                 .is_some_and(|f| !f.matches(&event.event_type))
             {
+                continue;
+            }
+            if account.is_some_and(|a| event.account_id.as_ref() != Some(a)) {
                 continue;
             }
             updated.events_matched += 1;
@@ -128,7 +136,7 @@ impl Store {
                 false => None,
             };
             for (endpoint, filter) in &targets {
-                if !filter.matches(&event.event_type) {
+                if !filter.matches(&event.event_type) || !receives(endpoint, event) {
                     continue;
                 }
                 let failed = |l: &HashMap<EndpointId, DeliveryStatus>| {

@@ -184,6 +184,7 @@ mod tests {
                 types: None,
                 endpoint_ids: None,
                 only_failed: false,
+                account_id: None,
             },
             now,
         );

@@ -10,6 +10,8 @@
 //! each hit against the record, and retention removes every entry of a
 //! delivery it removes.
 
+use std::collections::HashSet;
+
 use sled::IVec;
 
 use super::open_count::Change;
@@ -28,6 +30,8 @@ const BUILT_FLAG: &str = "delivery_search_built";
 pub struct DeliverySearch {
     pub status: Option<DeliveryStatus>,
     pub endpoint: Option<EndpointId>,
+    /// Only deliveries to these endpoints (an account's).
+    pub endpoints_in: Option<HashSet<EndpointId>>,
     pub types: Option<EventFilter>,
     pub from_ms: Option<u64>,
     pub to_ms: Option<u64>,
@@ -226,6 +230,10 @@ impl Store {
             heads[i] = next_entry(&mut walks[i])?;
             let wanted = query.endpoint.is_none_or(|e| e == entry.endpoint)
                 && query
+                    .endpoints_in
+                    .as_ref()
+                    .is_none_or(|set| set.contains(&entry.endpoint))
+                && query
                     .types
                     .as_ref()
                     .is_none_or(|f| f.matches(&entry.event_type));
@@ -250,6 +258,13 @@ impl Store {
         high: DeliveryId,
     ) -> Result<SearchPage, StoreError> {
         let mut page = Paging::new(query.limit);
+        if query
+            .endpoints_in
+            .as_ref()
+            .is_some_and(|set| !set.contains(&endpoint))
+        {
+            return Ok(page.finish());
+        }
         let range = keys::pair(endpoint, low)..keys::pair(endpoint, high);
         for item in self.trees()?.endpoint_deliveries.range(range).rev() {
             let (key, _) = item?;
@@ -354,6 +369,7 @@ mod tests {
         DeliverySearch {
             status,
             endpoint: None,
+            endpoints_in: None,
             types: types.map(|t| EventFilter::parse(&[t.to_string()]).unwrap()),
             from_ms: None,
             to_ms: None,

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::endpoints::load;
 use super::pagination;
+use crate::api::scope::Scope;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
@@ -58,12 +59,38 @@ fn parse_delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("delivery"))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = parse_delivery_id(&id)?;
+/// Whether a delivery is in scope: a portal's are those to its endpoints.
+pub(crate) fn delivery_in_scope(
+    state: &AppState,
+    delivery: &Delivery,
+    scope: &Scope,
+) -> Result<bool, ApiError> {
+    if scope.account().is_none() {
+        return Ok(true);
+    }
+    let endpoint = state.store.get_endpoint(delivery.endpoint_id)?;
+    Ok(endpoint.is_some_and(|e| scope.sees(e.account_id.as_ref())))
+}
+
+/// The delivery in a path, if it exists and is in `scope`.
+fn load_delivery(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Delivery, ApiError> {
     let delivery = state
         .store
-        .get_delivery(id)?
+        .get_delivery(parse_delivery_id(raw_id)?)?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
+    match delivery_in_scope(state, &delivery, scope)? {
+        true => Ok(delivery),
+        false => Err(ApiError::not_found("delivery")),
+    }
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    scope: Scope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let delivery = load_delivery(&state, &id, &scope)?;
+    let id = delivery.id;
     let mut view = delivery_view(&delivery);
     view["attempts"] = state
         .store
@@ -77,9 +104,10 @@ async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
 
 async fn retry(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_delivery_id(&id)?;
+    let id = load_delivery(&state, &id, &scope)?.id;
     let before = state
         .store
         .retry_now(id, now_ms())
@@ -105,10 +133,11 @@ pub(crate) struct DeliveryQuery {
 
 async fn list_for_endpoint(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id)?;
+    let endpoint = load(&state, &id, &scope)?;
     endpoint_deliveries(&state, endpoint.id, &query)
 }
 
@@ -151,10 +180,11 @@ pub(crate) struct TestInput {
 
 async fn send_test(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     input: web::Json<TestInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id)?;
+    let endpoint = load(&state, &id, &scope)?;
     send_test_to(&state, endpoint, input.into_inner()).await
 }
 
@@ -177,6 +207,8 @@ pub(crate) async fn send_test_to(
     let now = now_ms();
     let mut event = Event::new(&event_type, &data, now);
     event.test = true;
+    // In the account's log, so its portal sees the test it sent.
+    event.account_id = endpoint.account_id.clone();
     let event_id = state
         .store
         .append_event(

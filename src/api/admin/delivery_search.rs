@@ -7,11 +7,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::endpoints::load;
 use super::pagination;
+use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::format_rfc3339;
 use crate::domain::filter::EventFilter;
-use crate::domain::DeliveryStatus;
+use crate::domain::{AccountId, DeliveryStatus};
 use crate::error::ApiError;
 use crate::store::{DeliverySearch, FoundDelivery};
 
@@ -57,9 +59,19 @@ impl From<FoundDelivery> for DeliveryItem {
 
 pub async fn search(
     state: web::Data<AppState>,
+    scope: Scope,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(request.query_string())?;
+    let (mut query, asked) = parse_query(request.query_string())?;
+    if let (Some(endpoint), Some(_)) = (query.endpoint, scope.account()) {
+        load(&state, &endpoint.to_string(), &scope)?;
+    }
+    if let Some(account) = scope.narrow(asked)? {
+        let endpoints = state
+            .store
+            .list_account_endpoints(&account, None, usize::MAX)?;
+        query.endpoints_in = Some(endpoints.iter().map(|e| e.id).collect());
+    }
     let page = state
         .store
         .blocking(move |store| store.search_deliveries(&query))
@@ -71,10 +83,14 @@ pub async fn search(
 }
 
 /// Read by hand because `event_type` may repeat (`event_type=a.*&event_type=b`).
-fn parse_query(query_string: &str) -> Result<DeliverySearch, ApiError> {
+/// The account asked for comes back beside the search, which it narrows to
+/// that account's endpoints once the scope has had its say.
+fn parse_query(query_string: &str) -> Result<(DeliverySearch, Option<AccountId>), ApiError> {
+    let mut account = None;
     let mut search = DeliverySearch {
         status: None,
         endpoint: None,
+        endpoints_in: None,
         types: None,
         from_ms: None,
         to_ms: None,
@@ -94,6 +110,7 @@ fn parse_query(query_string: &str) -> Result<DeliverySearch, ApiError> {
                 })?)
             }
             "endpoint_id" => search.endpoint = Some(pagination::endpoint_id(&value)?),
+            "account_id" => account = Some(parse_account_id(&value)?),
             "event_type" => types.push(value.into_owned()),
             "from" => search.from_ms = Some(pagination::time("from", &value)?),
             "to" => search.to_ms = Some(pagination::time("to", &value)?),
@@ -114,7 +131,7 @@ fn parse_query(query_string: &str) -> Result<DeliverySearch, ApiError> {
         search.types = Some(filter);
     }
     search.limit = pagination::limit(limit)?;
-    Ok(search)
+    Ok((search, account))
 }
 
 #[cfg(test)]
@@ -141,6 +158,7 @@ mod tests {
         assert!(code("limit=x").contains("limit"));
         assert!(code("cursor=nope").contains("cursor"));
         assert!(code("colour=red").contains("colour"));
+        assert!(code("account_id=a b").contains("account"));
         assert!(code("from=2024-01-02T00:00:00Z&to=2024-01-01T00:00:00Z").contains("from"));
     }
 }

@@ -5,6 +5,7 @@
 use base64::Engine;
 use serde::{Deserialize, Deserializer};
 
+use crate::api::scope::parse_account_id;
 use crate::config::Settings;
 use crate::domain::duration::parse_duration;
 use crate::domain::endpoint::is_reserved_header;
@@ -36,6 +37,10 @@ pub struct EndpointInput {
     pub rate_limit_per_s: Option<Option<u32>>,
     pub debug_mode: Option<bool>,
     pub metadata: Option<serde_json::Value>,
+    /// Set at creation (checked to exist by the caller), fixed afterwards.
+    #[serde(default, deserialize_with = "nullable")]
+    pub account_id: Option<Option<String>>,
+    pub all_accounts: Option<bool>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`, back to the default).
@@ -79,6 +84,12 @@ pub fn new_endpoint(
         return Err(ApiError::invalid("invalid_events", "events is required"));
     }
     let mut endpoint = Endpoint::new(String::new(), Vec::new(), generate_secret(), now_ms);
+    endpoint.account_id = input
+        .account_id
+        .clone()
+        .flatten()
+        .map(|raw| parse_account_id(&raw))
+        .transpose()?;
     apply(input, &mut endpoint, settings)?;
     Ok(endpoint)
 }
@@ -91,6 +102,23 @@ pub fn apply(
     settings: &Settings,
 ) -> Result<(), ApiError> {
     let delivery = &settings.delivery;
+    if let Some(account) = input.account_id {
+        if account.as_deref() != endpoint.account_id.as_ref().map(|a| a.as_str()) {
+            return Err(ApiError::invalid(
+                "account_id_fixed",
+                "an endpoint's account_id is set at creation and cannot change",
+            ));
+        }
+    }
+    if let Some(all) = input.all_accounts {
+        if all && endpoint.account_id.is_some() {
+            return Err(ApiError::invalid(
+                "invalid_all_accounts",
+                "all_accounts is for endpoints without an account",
+            ));
+        }
+        endpoint.all_accounts = all;
+    }
     if let Some(url) = input.url {
         let url = validate_url(&url, delivery.allow_http, delivery.allow_private_targets)
             .map_err(|message| ApiError::invalid("invalid_url", message))?;

@@ -4,9 +4,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts::{existing, unknown_account};
 use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
 use super::pagination;
 use crate::api::body::optional_json;
+use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::delivery::target_guard::resolves_to_blocked;
@@ -58,6 +60,8 @@ pub fn view(endpoint: &Endpoint) -> Value {
     if let Some(partner) = endpoint.partner_id {
         view["partner_id"] = json!(partner.to_string());
     }
+    view["account_id"] = json!(endpoint.account_id);
+    view["all_accounts"] = json!(endpoint.all_accounts);
     view
 }
 
@@ -68,8 +72,8 @@ pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
 /// An endpoint this route may change: a partner's endpoint is changed only
 /// through the partner routes, which keep its partner record and secret
 /// index in step.
-fn load_own(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
-    let endpoint = load(state, raw_id)?;
+fn load_own(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
+    let endpoint = load(state, raw_id, scope)?;
     match endpoint.partner_id {
         Some(partner) => Err(ApiError::Conflict(format!(
             "this endpoint belongs to partner {partner}; change it through /api/v1/partners/{partner}"
@@ -78,11 +82,40 @@ fn load_own(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
     }
 }
 
-pub fn load(state: &AppState, raw_id: &str) -> Result<Endpoint, ApiError> {
+/// The endpoint in a path, if it exists and is in `scope`.
+pub fn load(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
     state
         .store
         .get_endpoint(parse_id(raw_id)?)?
+        .filter(|endpoint| scope.sees(endpoint.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
+/// Gives a new endpoint its account: the portal's own, or for the
+/// operator the one named, which must exist.
+fn assign_account(
+    state: &AppState,
+    input: &mut EndpointInput,
+    scope: &Scope,
+) -> Result<(), ApiError> {
+    let named = input.account_id.clone().flatten();
+    match scope.account() {
+        Some(own) => {
+            if named.as_deref().is_some_and(|named| named != own.as_str()) {
+                return Err(ApiError::invalid(
+                    "invalid_account_id",
+                    "a portal creates endpoints of its own account only",
+                ));
+            }
+            input.account_id = Some(Some(own.to_string()));
+        }
+        None => {
+            if let Some(raw) = named {
+                existing(state, &raw, unknown_account())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a URL whose host name resolves to a forbidden address (docs/api.md, Endpoints).
@@ -107,9 +140,11 @@ async fn check_resolution(state: &AppState, url: &str) -> Result<(), ApiError> {
 
 async fn create(
     state: web::Data<AppState>,
+    scope: Scope,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input.into_inner();
+    let mut input = input.into_inner();
+    assign_account(&state, &mut input, &scope)?;
     let inactive = input.active == Some(false);
     let mut endpoint = new_endpoint(input, &state.settings, now_ms())?;
     check_resolution(&state, &endpoint.url).await?;
@@ -131,13 +166,29 @@ pub(crate) struct ListQuery {
     pub cursor: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct EndpointListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    account_id: Option<String>,
+}
+
 async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    scope: Scope,
+    query: web::Query<EndpointListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<EndpointId>(query.cursor.as_deref())?;
-    let page = state.store.list_endpoints(after, limit)?;
+    let asked = query
+        .account_id
+        .as_deref()
+        .map(parse_account_id)
+        .transpose()?;
+    let page = match scope.narrow(asked)? {
+        Some(account) => state.store.list_account_endpoints(&account, after, limit)?,
+        None => state.store.list_endpoints(after, limit)?,
+    };
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(json!({
         "data": page.iter().map(view).collect::<Vec<_>>(),
@@ -145,16 +196,21 @@ async fn list(
     })))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &id)?)))
+async fn get(
+    state: web::Data<AppState>,
+    scope: Scope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(view(&load(&state, &id, &scope)?)))
 }
 
 async fn update(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load_own(&state, &id)?;
+    let mut endpoint = load_own(&state, &id, &scope)?;
     let input = input.into_inner();
     let activation = input.active;
     let url_changed = input.url.is_some();
@@ -181,9 +237,10 @@ async fn update(
 
 async fn delete(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    load_own(&state, &id)?;
+    load_own(&state, &id, &scope)?;
     if !state.store.delete_endpoint(parse_id(&id)?).await? {
         return Err(ApiError::not_found("endpoint"));
     }
@@ -192,9 +249,10 @@ async fn delete(
 
 async fn secret(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id)?;
+    let endpoint = load(&state, &id, &scope)?;
     Ok(HttpResponse::Ok().json(json!({ "secret": endpoint.secret })))
 }
 
@@ -209,13 +267,14 @@ struct RotateInput {
 /// 24h, `"0s"` for none), so receivers can switch without dropping a delivery.
 async fn rotate_secret(
     state: web::Data<AppState>,
+    scope: Scope,
     id: web::Path<String>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Read and checked before anything changes: a refused body rotates nothing.
     let input = optional_json::<RotateInput>(&request, payload).await?;
-    let mut endpoint = load_own(&state, &id)?;
+    let mut endpoint = load_own(&state, &id, &scope)?;
     let input = input.unwrap_or(RotateInput {
         secret: None,
         grace: None,

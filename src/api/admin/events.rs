@@ -6,13 +6,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts::{existing, unknown_account};
+use super::deliveries::delivery_in_scope;
 use super::pagination;
 use crate::api::body::json_config;
+use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::event_type::EventType;
 use crate::domain::filter::EventFilter;
-use crate::domain::Event;
+use crate::domain::{AccountId, Event};
 use crate::error::ApiError;
 use crate::ids::EventId;
 use crate::metrics::metrics;
@@ -42,6 +45,13 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
         .route("/events/{id}", web::get().to(get));
 }
 
+/// The log without publishing, for the portal.
+pub fn read_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/events", web::get().to(list))
+        .route("/events/{id}", web::get().to(get));
+}
+
 const BATCH_BODY_CEILING: usize = 32 * 1024 * 1024;
 
 #[derive(Deserialize)]
@@ -51,10 +61,45 @@ struct PublishInput {
     event_type: String,
     data: Value,
     idempotency_key: Option<String>,
+    account_id: Option<String>,
+}
+
+/// The account a publish names, which must exist (`422` otherwise).
+fn named_account(state: &AppState, raw: Option<&str>) -> Result<Option<AccountId>, ApiError> {
+    raw.map(|raw| existing(state, raw, unknown_account()).map(|account| account.id))
+        .transpose()
+}
+
+/// A single publish may name its account in the body or in `X-Account-Id`;
+/// naming two different ones is refused.
+fn publish_account<'a>(
+    request: &'a HttpRequest,
+    body: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    let header = request
+        .headers()
+        .get("X-Account-Id")
+        .map(|v| v.to_str())
+        .transpose()
+        .map_err(|_| {
+            ApiError::invalid("invalid_account_id", "X-Account-Id must be an account ID")
+        })?;
+    match (header, body) {
+        (Some(header), Some(body)) if header != body => Err(ApiError::invalid(
+            "invalid_account_id",
+            "X-Account-Id and the body's account_id name different accounts",
+        )),
+        (header, body) => Ok(header.or(body)),
+    }
 }
 
 /// Validates one publish body into an event stamped `now`.
-fn validate(input: PublishInput, max_bytes: usize, now: u64) -> Result<Event, ApiError> {
+fn validate(
+    state: &AppState,
+    input: PublishInput,
+    max_bytes: usize,
+    now: u64,
+) -> Result<Event, ApiError> {
     let event_type = EventType::parse(&input.event_type)
         .map_err(|e| ApiError::invalid("invalid_event_type", e.to_string()))?;
     if !input.data.is_object() {
@@ -63,10 +108,11 @@ fn validate(input: PublishInput, max_bytes: usize, now: u64) -> Result<Event, Ap
             "data must be a JSON object",
         ));
     }
-    let event = Event::new(&event_type, &input.data, now);
+    let mut event = Event::new(&event_type, &input.data, now);
     if event.data_json.len() > max_bytes {
         return Err(ApiError::TooLarge(max_bytes));
     }
+    event.account_id = named_account(state, input.account_id.as_deref())?;
     Ok(event)
 }
 
@@ -138,8 +184,9 @@ async fn publish(
     let started = Instant::now();
     let mut input = input.into_inner();
     let key = idempotency_key(&request, input.idempotency_key.take())?;
+    input.account_id = publish_account(&request, input.account_id.as_deref())?.map(str::to_string);
     let now = now_ms();
-    let event = validate(input, state.settings.events.max_payload_bytes, now)?;
+    let event = validate(&state, input, state.settings.events.max_payload_bytes, now)?;
     let stored = store_events(&state, vec![event], key, now).await?;
     let first = stored.first().ok_or(ApiError::Internal)?;
     let accepted = HttpResponse::Accepted().json(answer(first));
@@ -161,6 +208,12 @@ async fn publish_batch(
         ));
     }
     let key = idempotency_key(&request, None)?;
+    if request.headers().contains_key("X-Account-Id") {
+        return Err(ApiError::invalid(
+            "invalid_account_id",
+            "a batch names each item's account in its account_id, not in X-Account-Id",
+        ));
+    }
     let now = now_ms();
     let max_bytes = state.settings.events.max_payload_bytes;
     let mut events = Vec::with_capacity(items.len());
@@ -183,7 +236,7 @@ async fn publish_batch(
                 "use the Idempotency-Key header for a batch",
             )));
         }
-        events.push(validate(input, max_bytes, now).map_err(at_index)?);
+        events.push(validate(&state, input, max_bytes, now).map_err(at_index)?);
     }
     let stored = store_events(&state, events, key, now).await?;
     let accepted = HttpResponse::Accepted().json(json!({
@@ -203,6 +256,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
     let mut limit = None;
     let mut cursor = None;
     let mut after = None;
+    let mut account = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
         match name.as_ref() {
             "from" => from_ms = Some(pagination::time("from", &value)?),
@@ -210,6 +264,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
             "type" => types.push(value.into_owned()),
             "limit" => limit = Some(pagination::limit_number(&value)?),
             "cursor" => cursor = Some(value.into_owned()),
+            "account_id" => account = Some(parse_account_id(&value)?),
             "after" => {
                 after = Some(value.parse::<EventId>().map_err(|_| {
                     ApiError::invalid("invalid_after", "after must be an event ID (evt_…)")
@@ -240,6 +295,7 @@ fn parse_query(query_string: &str) -> Result<EventQuery, ApiError> {
         to_ms,
         types,
         after: after.or(cursor),
+        account,
         limit: pagination::limit(limit)?,
     })
 }
@@ -258,11 +314,19 @@ pub fn event_view(event: &Event) -> Value {
     if event.test {
         view["test"] = json!(true);
     }
+    if let Some(account) = &event.account_id {
+        view["account_id"] = json!(account);
+    }
     view
 }
 
-async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(request.query_string())?;
+async fn list(
+    state: web::Data<AppState>,
+    scope: Scope,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut query = parse_query(request.query_string())?;
+    query.account = scope.narrow(query.account.take())?;
     let limit = query.limit;
     let page = state
         .store
@@ -275,13 +339,29 @@ async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpRe
     })))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// An event in scope with its deliveries; a portal sees only the
+/// deliveries to its own endpoints.
+async fn get(
+    state: web::Data<AppState>,
+    scope: Scope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let event = state
         .store
         .get_event(id)?
+        .filter(|event| scope.sees(event.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let deliveries = state.store.deliveries_of_event(id)?;
+    let mut deliveries = state.store.deliveries_of_event(id)?;
+    if scope.account().is_some() {
+        let mut visible = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            if delivery_in_scope(&state, &delivery, &scope)? {
+                visible.push(delivery);
+            }
+        }
+        deliveries = visible;
+    }
     let mut view = event_view(&event);
     view["deliveries"] = deliveries
         .iter()

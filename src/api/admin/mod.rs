@@ -1,15 +1,16 @@
 //! Routes of the admin listener: `/api/v1` behind a bearer token, plus the
 //! unauthenticated probes and metrics scrape.
 
+pub(crate) mod accounts;
 pub(crate) mod deliveries;
-mod delivery_search;
+pub(crate) mod delivery_search;
 pub(crate) mod endpoint_input;
 pub(crate) mod endpoints;
-mod events;
+pub(crate) mod events;
 mod metrics;
 pub(crate) mod pagination;
 mod partners;
-mod replay;
+pub(crate) mod replay;
 mod stats;
 
 use actix_web::middleware::from_fn;
@@ -26,6 +27,7 @@ pub fn routes(config: &mut web::ServiceConfig, max_payload_bytes: usize) {
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(require_admin))
+                .configure(accounts::routes)
                 .configure(endpoints::routes)
                 .configure(|c| events::routes(c, max_payload_bytes))
                 .configure(deliveries::routes)

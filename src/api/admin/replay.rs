@@ -7,12 +7,15 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts::{existing, unknown_account};
 use super::endpoints::ListQuery;
 use super::pagination;
+use crate::api::scope::Scope;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms, parse_rfc3339};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplayRequest, ReplaySelection, ReplayStatus};
+use crate::domain::AccountId;
 use crate::error::ApiError;
 use crate::ids::{EndpointId, EventId, Id, IdKind, ReplayId};
 use crate::replay;
@@ -40,6 +43,7 @@ struct ReplayInput {
     #[serde(default)]
     only_failed: bool,
     event_ids: Option<Vec<String>>,
+    account_id: Option<String>,
 }
 
 pub fn replay_view(job: &ReplayJob) -> Value {
@@ -61,10 +65,11 @@ pub fn replay_view(job: &ReplayJob) -> Value {
 
 async fn create(
     state: web::Data<AppState>,
+    scope: Scope,
     input: web::Json<ReplayInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
-    let request = validate(&state, input.into_inner(), now)?;
+    let request = validate(&state, &scope, input.into_inner(), now)?;
     let job = ReplayJob::new(request, now);
     state.store.create_replay(&job).await?;
     tracing::info!(replay = %job.id, "replay accepted");
@@ -79,31 +84,61 @@ async fn create(
     Ok(HttpResponse::Accepted().json(replay_view(&current)))
 }
 
-/// Jobs newest first, so the console shows the latest progress on top.
+/// Jobs newest first, so the console shows the latest progress on top. A
+/// portal sees its own account's jobs only; the cursor still walks every
+/// job, so such a page may come back short.
 async fn list(
     state: web::Data<AppState>,
+    scope: Scope,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let before = pagination::cursor::<ReplayId>(query.cursor.as_deref())?;
     let page = state.store.list_replays(before, limit)?;
     let next_cursor = pagination::next_cursor(&page, limit, |job| job.id);
+    let visible: Vec<Value> = page
+        .iter()
+        .filter(|job| scope.sees(job.request.account_id.as_ref()))
+        .map(replay_view)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
-        "data": page.iter().map(replay_view).collect::<Vec<_>>(),
+        "data": visible,
         "next_cursor": next_cursor,
     })))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    state: web::Data<AppState>,
+    scope: Scope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id: ReplayId = id.parse().map_err(|_| ApiError::not_found("replay"))?;
     let job = state
         .store
         .get_replay(id)?
+        .filter(|job| scope.sees(job.request.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("replay"))?;
     Ok(HttpResponse::Ok().json(replay_view(&job)))
 }
 
-fn validate(state: &AppState, input: ReplayInput, now: u64) -> Result<ReplayRequest, ApiError> {
+/// Checks a replay request within `scope`. A portal's replay is always
+/// limited to its account, and IDs outside it are answered as unknown ones
+/// (a `404` there, since it cannot know what exists beyond its account).
+fn validate(
+    state: &AppState,
+    scope: &Scope,
+    input: ReplayInput,
+    now: u64,
+) -> Result<ReplayRequest, ApiError> {
+    let asked = match input.account_id {
+        Some(raw) => Some(existing(state, &raw, unknown_account())?.id),
+        None => None,
+    };
+    let account = scope.narrow(asked)?;
+    let unknown = |code: &'static str, message: String| match scope.account() {
+        Some(_) => ApiError::NotFound(message),
+        None => ApiError::invalid(code, message),
+    };
     let selection = match (input.event_ids, input.from, input.to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::invalid(
@@ -111,8 +146,8 @@ fn validate(state: &AppState, input: ReplayInput, now: u64) -> Result<ReplayRequ
                 "give either from and to, or event_ids, not both",
             ))
         }
-        (Some(ids), None, None) => ReplaySelection::Events(event_ids(state, ids)?),
-        (None, Some(from), Some(to)) => range(state, &from, &to, now)?,
+        (Some(ids), None, None) => ReplaySelection::Events(event_ids(state, scope, ids, &unknown)?),
+        (None, Some(from), Some(to)) => range(state, &from, &to, account.clone(), now)?,
         (None, _, _) => {
             return Err(ApiError::invalid(
                 "invalid_selection",
@@ -130,17 +165,24 @@ fn validate(state: &AppState, input: ReplayInput, now: u64) -> Result<ReplayRequ
         .transpose()?;
     let endpoint_ids = input
         .endpoint_ids
-        .map(|ids| endpoint_ids(state, ids))
+        .map(|ids| endpoint_ids(state, scope, ids, &unknown))
         .transpose()?;
     Ok(ReplayRequest {
         selection,
         types,
         endpoint_ids,
         only_failed: input.only_failed,
+        account_id: account,
     })
 }
 
-fn range(state: &AppState, from: &str, to: &str, now: u64) -> Result<ReplaySelection, ApiError> {
+fn range(
+    state: &AppState,
+    from: &str,
+    to: &str,
+    account: Option<AccountId>,
+    now: u64,
+) -> Result<ReplaySelection, ApiError> {
     let time = |name: &str, text: &str| {
         parse_rfc3339(text).ok_or_else(|| {
             ApiError::invalid(
@@ -173,12 +215,14 @@ fn range(state: &AppState, from: &str, to: &str, now: u64) -> Result<ReplaySelec
             "the range holds no time up to now: to is exclusive and the future is not replayed",
         ));
     }
-    // One seek, not a scan: is there any event at all in the range?
+    // One seek, not a scan (unless limited to an account): is there any
+    // event at all in the range?
     let probe = EventQuery {
         from_ms: Some(from_ms),
         to_ms: Some(to_ms),
         types: None,
         after: None,
+        account,
         limit: 1,
     };
     if state.store.query_events(&probe)?.is_empty() {
@@ -190,7 +234,15 @@ fn range(state: &AppState, from: &str, to: &str, now: u64) -> Result<ReplaySelec
     Ok(ReplaySelection::Range { from_ms, to_ms })
 }
 
-fn event_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EventId>, ApiError> {
+/// What an unknown (or out of scope) ID is answered with.
+type Unknown<'a> = &'a dyn Fn(&'static str, String) -> ApiError;
+
+fn event_ids(
+    state: &AppState,
+    scope: &Scope,
+    raw: Vec<String>,
+    unknown: Unknown,
+) -> Result<Vec<EventId>, ApiError> {
     if raw.is_empty() {
         return Err(ApiError::invalid(
             "empty_selection",
@@ -203,12 +255,24 @@ fn event_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EventId>, ApiErro
             format!("event_ids may list at most {MAX_EVENT_IDS} events; use a range for more"),
         ));
     }
-    known(raw, "unknown_event_ids", "events", |id: EventId| {
-        Ok(state.store.get_event(id)?.is_some())
-    })
+    known(
+        raw,
+        "unknown_event_ids",
+        "events",
+        unknown,
+        |id: EventId| {
+            let event = state.store.get_event(id)?;
+            Ok(event.is_some_and(|e| scope.sees(e.account_id.as_ref())))
+        },
+    )
 }
 
-fn endpoint_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EndpointId>, ApiError> {
+fn endpoint_ids(
+    state: &AppState,
+    scope: &Scope,
+    raw: Vec<String>,
+    unknown: Unknown,
+) -> Result<Vec<EndpointId>, ApiError> {
     if raw.is_empty() {
         return Err(ApiError::invalid(
             "empty_selection",
@@ -219,7 +283,11 @@ fn endpoint_ids(state: &AppState, raw: Vec<String>) -> Result<Vec<EndpointId>, A
         raw,
         "unknown_endpoint_ids",
         "endpoints",
-        |id: EndpointId| Ok(state.store.get_endpoint(id)?.is_some()),
+        unknown,
+        |id: EndpointId| {
+            let endpoint = state.store.get_endpoint(id)?;
+            Ok(endpoint.is_some_and(|e| scope.sees(e.account_id.as_ref())))
+        },
     )
 }
 
@@ -229,6 +297,7 @@ fn known<K: IdKind>(
     raw: Vec<String>,
     code: &'static str,
     what: &str,
+    unknown_error: Unknown,
     exists: impl Fn(Id<K>) -> Result<bool, ApiError>,
 ) -> Result<Vec<Id<K>>, ApiError> {
     let mut ids = Vec::with_capacity(raw.len());
@@ -240,7 +309,7 @@ fn known<K: IdKind>(
         }
     }
     if !unknown.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(unknown_error(
             code,
             format!("no such {what}: {}", named(&unknown)),
         ));

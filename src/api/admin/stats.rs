@@ -1,4 +1,4 @@
-//! `GET /api/v1/stats?window=1h&endpoint_id=`: per endpoint, what its
+//! `GET /api/v1/stats?window=1h&endpoint_id=&account_id=`: per endpoint, what its
 //! attempts did over a recent window, from the in-memory figures in
 //! `stats.rs` (they start empty after a restart).
 
@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::pagination;
+use crate::api::scope::parse_account_id;
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
 use crate::domain::duration::parse_duration;
@@ -79,10 +80,12 @@ pub async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let mut minutes = DEFAULT_WINDOW_MINUTES;
     let mut only = None;
+    let mut account = None;
     for (name, value) in url::form_urlencoded::parse(request.query_string().as_bytes()) {
         match name.as_ref() {
             "window" => minutes = window_minutes(&value)?,
             "endpoint_id" => only = Some(pagination::endpoint_id(&value)?),
+            "account_id" => account = Some(parse_account_id(&value)?),
             other => {
                 return Err(ApiError::invalid(
                     "invalid_query",
@@ -91,12 +94,18 @@ pub async fn stats(
             }
         }
     }
-    let ids: Vec<EndpointId> = match only {
-        Some(id) if state.store.get_endpoint(id)?.is_none() => {
+    let ids: Vec<EndpointId> = match (only, account) {
+        (Some(id), _) if state.store.get_endpoint(id)?.is_none() => {
             return Err(ApiError::not_found("endpoint"))
         }
-        Some(id) => vec![id],
-        None => {
+        (Some(id), _) => vec![id],
+        (None, Some(account)) => state
+            .store
+            .list_account_endpoints(&account, None, usize::MAX)?
+            .iter()
+            .map(|e| e.id)
+            .collect(),
+        (None, None) => {
             let all: Vec<EndpointId> = state
                 .store
                 .list_endpoints(None, usize::MAX)?
