@@ -73,7 +73,7 @@ impl Default for ServerSettings {
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             shutdown_grace: Duration::from_secs(30),
             request_body_timeout: Duration::from_secs(10),
-            public_max_connections: 256,
+            public_max_connections: 10_000,
             public_tls_cert: None,
             public_tls_key: None,
         }

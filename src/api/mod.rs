@@ -56,7 +56,7 @@ pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Resu
     let grace = state.settings.server.shutdown_grace.as_secs();
 
     // actix caps connections per worker: split the cap between workers.
-    let max_connections = state.settings.server.public_max_connections;
+    let max_connections = public_connection_cap(&state.settings, open_files_limit());
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(max_connections);
@@ -104,6 +104,39 @@ pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Resu
     })
 }
 
+/// The public listener's connection cap: the configured one, lowered when
+/// the process's open-files limit could not also hold every outbound attempt
+/// and a margin for storage and the admin listener.
+fn public_connection_cap(settings: &Settings, open_files: Option<u64>) -> usize {
+    const RESERVED_FILES: u64 = 128;
+    let configured = settings.server.public_max_connections;
+    let Some(limit) = open_files else {
+        return configured;
+    };
+    let spare = limit
+        .saturating_sub(u64::from(settings.delivery.max_in_flight_total))
+        .saturating_sub(RESERVED_FILES)
+        .max(1);
+    let cap = configured.min(usize::try_from(spare).unwrap_or(usize::MAX));
+    if cap < configured {
+        tracing::warn!(
+            configured,
+            cap,
+            open_files_limit = limit,
+            "server.public_max_connections lowered to fit the open-files limit"
+        );
+    }
+    cap
+}
+
+/// The soft open-files limit, from `/proc/self/limits` (Linux); none where
+/// that cannot be read, and then the configured cap stands.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 fn first_addr(addrs: &[SocketAddr]) -> std::io::Result<SocketAddr> {
     addrs
         .first()
@@ -117,4 +150,20 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_cap_leaves_room_for_deliveries_and_storage() {
+        let mut settings = Settings::default();
+        settings.server.public_max_connections = 10_000;
+        settings.delivery.max_in_flight_total = 512;
+        assert_eq!(public_connection_cap(&settings, Some(1024)), 384);
+        assert_eq!(public_connection_cap(&settings, Some(65_536)), 10_000);
+        assert_eq!(public_connection_cap(&settings, None), 10_000);
+        assert_eq!(public_connection_cap(&settings, Some(100)), 1);
+    }
 }
