@@ -89,10 +89,15 @@ async fn consecutive_failures_disable_an_endpoint_and_hold_its_deliveries() {
     .await;
     assert_eq!(disabled["disabled_reason"], "failures");
     assert!(disabled["disabled_at"].as_str().unwrap().ends_with('Z'));
-    let (_, held) = daemon
-        .api("GET", &format!("{path}/deliveries?status=held"), None)
-        .await;
-    assert_eq!(held["data"].as_array().unwrap().len(), 5, "{held}");
+    // The endpoint is saved as disabled a moment before its deliveries are
+    // moved to held.
+    wait_for("five held deliveries", Duration::from_secs(10), || async {
+        let (_, held) = daemon
+            .api("GET", &format!("{path}/deliveries?status=held"), None)
+            .await;
+        (held["data"].as_array().map_or(0, Vec::len) == 5).then_some(())
+    })
+    .await;
 
     let notice = wait_for(
         "hookd.endpoint.disabled",
