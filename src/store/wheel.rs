@@ -144,8 +144,4 @@ impl Store {
         }
         Ok(requeued)
     }
-
-    pub fn wheel_depth(&self) -> usize {
-        self.trees().map_or(0, |trees| trees.wheel.len())
-    }
 }
