@@ -52,6 +52,17 @@ pub struct ServerSettings {
     pub admin_bind: SocketAddr,
     #[serde(with = "serde_duration")]
     pub shutdown_grace: Duration,
+    /// A request body must arrive in full within this time of its headers.
+    #[serde(with = "serde_duration")]
+    pub request_body_timeout: Duration,
+    /// Connections the public listener holds at once; more wait in the
+    /// kernel's backlog, so file descriptors stay free for the admin
+    /// listener and outbound deliveries.
+    pub public_max_connections: usize,
+    /// PEM certificate chain and private key: the public listener then
+    /// speaks HTTPS only. Both or neither.
+    pub public_tls_cert: Option<PathBuf>,
+    pub public_tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +72,10 @@ impl Default for ServerSettings {
             public_url: None,
             admin_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             shutdown_grace: Duration::from_secs(30),
+            request_body_timeout: Duration::from_secs(10),
+            public_max_connections: 10_000,
+            public_tls_cert: None,
+            public_tls_key: None,
         }
     }
 }
@@ -117,6 +132,10 @@ pub struct DeliverySettings {
     pub max_in_flight: u32,
     pub max_in_flight_total: u32,
     pub disable_after_failures: u32,
+    /// `disable_after_failures` disables only once the endpoint has also
+    /// been failing this long, so a short outage never switches it off.
+    #[serde(with = "serde_duration")]
+    pub disable_min_failing: Duration,
     #[serde(with = "serde_duration")]
     pub disable_after: Duration,
 }
@@ -131,6 +150,7 @@ impl Default for DeliverySettings {
             max_in_flight: 16,
             max_in_flight_total: 512,
             disable_after_failures: 100,
+            disable_min_failing: Duration::from_secs(3600),
             disable_after: Duration::from_secs(5 * 86_400),
         }
     }
@@ -242,6 +262,18 @@ impl Settings {
                 message: message.to_string(),
             })
         };
+        if self.server.request_body_timeout.is_zero() {
+            return invalid("server.request_body_timeout", "must be longer than 0s");
+        }
+        if self.server.public_max_connections == 0 {
+            return invalid("server.public_max_connections", "must be at least 1");
+        }
+        if self.server.public_tls_cert.is_some() != self.server.public_tls_key.is_some() {
+            return invalid(
+                "server.public_tls_cert",
+                "server.public_tls_cert and server.public_tls_key must be set together",
+            );
+        }
         if self.delivery.max_in_flight == 0 {
             return invalid("delivery.max_in_flight", "must be at least 1");
         }
@@ -313,6 +345,7 @@ mod tests {
         assert_eq!(s.partners.retry_schedule.attempts(), 3);
         assert_eq!(s.storage.durability, Durability::Flush);
         assert_eq!(s.storage.retention_interval, Duration::from_secs(60));
+        assert_eq!(s.delivery.disable_min_failing, Duration::from_secs(3600));
     }
 
     #[test]
@@ -353,6 +386,18 @@ mod tests {
         assert!(err.to_string().contains("server.public_url"), "{err}");
         let set = load(&[("HOOKD__SERVER__PUBLIC_URL", "https://hooks.example.com")]);
         assert!(set.is_ok_and(|s| s.server.public_url.is_some()));
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let err = load(&[("HOOKD__SERVER__PUBLIC_TLS_CERT", "/etc/cert.pem")]).unwrap_err();
+        assert!(err.to_string().contains("public_tls_key"), "{err}");
+        let s = load(&[
+            ("HOOKD__SERVER__PUBLIC_TLS_CERT", "/etc/cert.pem"),
+            ("HOOKD__SERVER__PUBLIC_TLS_KEY", "/etc/key.pem"),
+        ])
+        .unwrap();
+        assert!(s.server.public_tls_key.is_some());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the body is larger than the {0} bytes allowed")]
     TooLarge(usize),
+    #[error("the request body did not arrive within the time allowed")]
+    BodyTimeout,
     #[error("the body must be sent as Content-Type: application/json")]
     UnsupportedMediaType,
     #[error("{message}")]
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::BodyTimeout => "request_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { code, .. } => code,
             ApiError::TooManyRequests => "rate_limited",
@@ -79,6 +82,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -91,6 +95,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still trickle in: the connection
+            // cannot serve another request.
+            response.force_close();
         }
         if matches!(self, ApiError::TooManyRequests) {
             response.insert_header(("Retry-After", "60"));

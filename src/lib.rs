@@ -18,15 +18,20 @@
 //!   try (`retry.rs`), recorded by `store/deliveries.rs`. `delivery/health.rs`
 //!   decides when a failing endpoint is switched off (counters in
 //!   `store/health.rs`), `operational.rs` emits the `hookd.*` events, and
-//!   `delivery/target_guard.rs` keeps attempts off private addresses.
+//!   `delivery/target_guard.rs` keeps attempts off the addresses
+//!   `domain/special_addresses.rs` lists.
 //! - `api/admin/replay.rs` validates a replay and hands it to `replay.rs`,
 //!   which walks the log in batches through `store/replays.rs`; deliveries
 //!   are written by `store/fanout.rs`, as for a publish.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
+//! - `storage_watch.rs` notices a failed write (a full disk) and has
+//!   `store/recovery.rs` reopen storage once the disk takes writes again.
 //! - Partners: `api/partners.rs` registers one as an endpoint plus
 //!   a `domain/partner.rs` record (`store/partners.rs`) and serves its
 //!   self-service; `api/inbound.rs` verifies events partners send in and
 //!   appends them like any publish; `api/admin/partners.rs` is the operator's side.
+//!   `api/tls.rs` serves the public listener over HTTPS, reloaded on SIGHUP;
+//!   `api/body_deadline.rs` cuts off request bodies that arrive too slowly.
 //!
 //! - Operations: `metrics.rs` holds every Prometheus family (served by
 //!   `api/admin/metrics.rs`), `stats.rs` the in-memory per-endpoint figures
@@ -54,6 +59,7 @@ pub mod retention;
 pub mod shutdown;
 pub mod startup;
 pub mod stats;
+pub mod storage_watch;
 pub mod store;
 
 pub use startup::run;

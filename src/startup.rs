@@ -10,7 +10,7 @@ use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
 use crate::shutdown::Stopper;
 use crate::store::StoreGuard;
-use crate::{replay, retention};
+use crate::{replay, retention, storage_watch};
 
 #[derive(Debug, thiserror::Error)]
 enum StartupError {
@@ -19,10 +19,15 @@ enum StartupError {
         path: String,
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        path: String,
+        source: crate::store::StoreError,
+    },
     #[error("cannot listen: {0}")]
     Listen(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] api::tls::TlsError),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -80,14 +85,20 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let data_dir = &settings.storage.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+    let data_dir_error = |source| StartupError::DataDir {
         path: data_dir.display().to_string(),
         source,
-    })?;
-    let guard = StoreGuard::open(&settings.storage)?;
+    };
+    std::fs::create_dir_all(data_dir).map_err(data_dir_error)?;
+    check_writable(data_dir).map_err(data_dir_error)?;
+    let store_error = |source| StartupError::Store {
+        path: settings.storage.data_dir.join("db").display().to_string(),
+        source,
+    };
+    let guard = StoreGuard::open(&settings.storage).map_err(store_error)?;
     let store = guard.store();
     let stopper = Stopper::default();
-    let requeued = store.requeue_claimed(now_ms())?;
+    let requeued = store.requeue_claimed(now_ms()).map_err(store_error)?;
     if requeued > 0 {
         tracing::info!(
             requeued,
@@ -101,28 +112,35 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     }
     let sweeper = retention::run(store.clone(), settings.clone(), stopper.handle());
     actix_web::rt::spawn(sweeper);
-    let data_dir_error = |source| StartupError::DataDir {
-        path: data_dir.display().to_string(),
-        source,
-    };
     let admin_tokens =
         api::auth_tokens(&settings.admin.tokens, data_dir).map_err(data_dir_error)?;
     let portal_key = api::portal_token::load_or_create_key(data_dir).map_err(data_dir_error)?;
 
-    let listeners = api::bind(AppState {
-        store: store.clone(),
-        settings: settings.clone(),
-        admin_tokens,
-        portal_key,
-        registration_limiter: Default::default(),
-        shutdown: stopper.source(),
-    })
+    let certificate = public_certificate(&settings)?;
+    let tls = certificate
+        .as_ref()
+        .map(|cert| cert.server_config())
+        .transpose()?;
+    let listeners = api::bind(
+        AppState {
+            store: store.clone(),
+            settings: settings.clone(),
+            admin_tokens,
+            portal_key,
+            registration_limiter: Default::default(),
+            shutdown: stopper.source(),
+        },
+        tls,
+    )
     .map_err(StartupError::Listen)?;
     let public = listeners.public.handle();
     let admin = listeners.admin.handle();
     actix_web::rt::spawn(listeners.public);
     actix_web::rt::spawn(listeners.admin);
 
+    actix_web::rt::spawn(storage_watch::run(store.clone(), stopper.handle()));
+    let is_tls = certificate.is_some();
+    actix_web::rt::spawn(api::tls::reload_on_sighup(certificate, stopper.handle()));
     actix_web::rt::spawn(
         Dispatcher {
             store: store.clone(),
@@ -134,6 +152,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     tracing::info!(
         public = %listeners.public_addr,
         admin = %listeners.admin_addr,
+        tls = is_tls,
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
@@ -143,12 +162,41 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     // The listeners finish their requests while the background tasks (the
-    // dispatcher, the retention sweep, replays) stop; only then is the store
-    // closed: flushed, and the committer thread joined.
+    // dispatcher, the retention sweep, replays, the storage watch) stop; only
+    // then is the store closed: flushed, and the committer thread joined.
     tokio::join!(public.stop(true), admin.stop(true), stopper.stop());
-    guard.close()?;
+    guard.close().map_err(store_error)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The public listener's certificate, when configured. Without one, a
+/// public listener reachable from other machines gets a warning: partners'
+/// shared secrets would cross the network in clear.
+fn public_certificate(
+    settings: &Settings,
+) -> Result<Option<Arc<api::tls::ReloadableCert>>, StartupError> {
+    let server = &settings.server;
+    match (&server.public_tls_cert, &server.public_tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(api::tls::ReloadableCert::load(cert, key)?)),
+        _ => {
+            if !server.public_bind.ip().is_loopback() {
+                tracing::warn!(
+                    public = %server.public_bind,
+                    "the public listener is reachable from other machines without TLS: partners' secrets travel in clear; set server.public_tls_cert and server.public_tls_key, or put a TLS reverse proxy in front and bind it to loopback"
+                );
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Fails early, naming the directory, when the data dir exists but refuses
+/// writes (read-only mount, wrong owner): sled's own error names no path.
+fn check_writable(data_dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = data_dir.join(".write-check");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 async fn wait_for_signal() {

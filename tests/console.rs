@@ -8,6 +8,8 @@
 #[path = "common/browser.rs"]
 mod browser;
 mod common;
+#[path = "console/portal.rs"]
+mod portal;
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
@@ -24,13 +26,21 @@ use common::{wait_count, wait_for, wait_status, Daemon, Receiver, Reply, ADMIN_T
 async fn console_is_served_safely_from_the_binary() {
     let daemon = Daemon::start(&[]);
     let client = awc::Client::default();
-    for (path, content_type) in [
-        ("/", "text/html; charset=utf-8"),
-        ("/console/app.js", "text/javascript; charset=utf-8"),
-        ("/console/style.css", "text/css; charset=utf-8"),
+    let html = "text/html; charset=utf-8";
+    let js = "text/javascript; charset=utf-8";
+    for (base, path, content_type) in [
+        (&daemon.admin, "/", html),
+        (&daemon.admin, "/console/app.js", js),
+        (
+            &daemon.admin,
+            "/console/style.css",
+            "text/css; charset=utf-8",
+        ),
+        (&daemon.public, "/portal/", html),
+        (&daemon.public, "/portal/console/app.js", js),
     ] {
         let mut response = client
-            .get(format!("{}{path}", daemon.admin))
+            .get(format!("{base}{path}"))
             .send()
             .await
             .expect("request");
@@ -46,18 +56,25 @@ async fn console_is_served_safely_from_the_binary() {
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         let body = response.body().await.expect("body");
         assert!(!body.is_empty());
-        if path == "/" {
+        if path.ends_with('/') {
             let html = String::from_utf8_lossy(&body);
             assert!(!html.contains("<script>"), "inline script in index.html");
             assert!(!html.contains("style="), "inline style in index.html");
             assert!(!html.contains("http://") && !html.contains("https://"));
         }
     }
+    let portal = format!("{}/portal", daemon.public);
+    let plain = awc::Client::builder().disable_redirects().finish();
+    let redirect = plain.get(&portal).send().await.expect("request");
+    let location = redirect.headers().get("location").map(|v| v.as_bytes());
+    assert_eq!(location, Some(&b"/portal/"[..]));
     let outside = format!("{}/console/../config.toml", daemon.admin);
     assert_eq!(daemon.request("GET", &outside, None, None).await.0, 404);
     let public = format!("{}/", daemon.public);
     let (status, _) = daemon.request("GET", &public, None, None).await;
     assert_eq!(status, 404, "the console is on the admin listener only");
+    let console = format!("{}/console/app.js", daemon.public);
+    assert_eq!(daemon.request("GET", &console, None, None).await.0, 404);
 }
 
 #[actix_web::test]
@@ -86,6 +103,7 @@ async fn walk_through(browser: &Browser, daemon: &Daemon) {
     other_pages(browser, &endpoint).await;
     layouts(browser).await;
     sign_out(browser).await;
+    portal::walk_through(browser, daemon).await;
 }
 
 async fn sign_in(browser: &Browser, daemon: &Daemon) {

@@ -95,7 +95,6 @@ async fn disabling_holds_deliveries_and_enabling_resumes_them() {
     daemon
         .api("PATCH", &path, Some(&json!({"active": false})))
         .await;
-    // Published while disabled: no delivery. Published before: held.
     let (_, enabled) = daemon
         .api("PATCH", &path, Some(&json!({"active": true})))
         .await;
@@ -131,11 +130,15 @@ async fn disabling_holds_deliveries_and_enabling_resumes_them() {
     daemon
         .api("PATCH", &path, Some(&json!({"active": false})))
         .await;
-    let fourth_answer = daemon.publish("a.b", json!({})).await;
-    assert_eq!(
-        fourth_answer["deliveries"], 0,
-        "a disabled endpoint gets nothing new"
-    );
+    // Published while disabled: held, and sent once enabled again.
+    let fourth = daemon.publish("a.b", json!({})).await;
+    assert_eq!(fourth["deliveries"], 1, "{fourth}");
+    let fourth_id = only_delivery_of(&daemon, &fourth).await;
+    assert_eq!(delivery(&daemon, &fourth_id).await["status"], "held");
+    daemon
+        .api("PATCH", &path, Some(&json!({"active": true})))
+        .await;
+    wait_status(&daemon, &fourth_id, "succeeded").await;
 }
 
 #[actix_web::test]

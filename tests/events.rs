@@ -8,7 +8,7 @@ use common::{assert_error_shape, event_count, raw, Daemon, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 #[actix_web::test]
-async fn publishing_fans_out_to_matching_active_endpoints() {
+async fn publishing_fans_out_to_matching_endpoints_held_for_disabled_ones() {
     let daemon = Daemon::start(&[]);
     // Unreachable targets: this test only counts the deliveries created.
     let all = daemon
@@ -23,21 +23,21 @@ async fn publishing_fans_out_to_matching_active_endpoints() {
     daemon
         .create_endpoint("http://127.0.0.1:9/d", &["hookd.*"], json!({}))
         .await;
-    daemon
+    let disabled = daemon
         .create_endpoint("http://127.0.0.1:9/e", &["*"], json!({"active": false}))
         .await;
 
     let answer = daemon.publish("user.created", json!({"id": 1})).await;
     assert!(answer["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(answer["type"], "user.created");
-    assert_eq!(answer["deliveries"], 3);
+    assert_eq!(answer["deliveries"], 4);
     assert_eq!(
         daemon.publish("user.deleted", json!({})).await["deliveries"],
-        2
+        3
     );
     assert_eq!(
         daemon.publish("payment.success", json!({})).await["deliveries"],
-        1
+        2
     );
 
     let id = answer["id"].as_str().unwrap();
@@ -45,8 +45,13 @@ async fn publishing_fans_out_to_matching_active_endpoints() {
     assert_eq!(status, 200);
     assert_eq!(event["data"], json!({"id": 1}));
     let deliveries = event["deliveries"].as_array().unwrap();
-    assert_eq!(deliveries.len(), 3);
+    assert_eq!(deliveries.len(), 4);
     assert!(deliveries.iter().any(|d| d["endpoint_id"] == all["id"]));
+    let held = deliveries
+        .iter()
+        .find(|d| d["endpoint_id"] == disabled["id"])
+        .unwrap();
+    assert_eq!(held["status"], "held", "{held}");
     assert!(deliveries
         .iter()
         .all(|d| d["id"].as_str().unwrap().starts_with("dlv_")));

@@ -57,6 +57,7 @@ fn types_received(receiver: &Receiver) -> Vec<String> {
 async fn consecutive_failures_disable_an_endpoint_and_hold_its_deliveries() {
     let daemon = Daemon::start(&[
         ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "5"),
+        ("HOOKD__DELIVERY__DISABLE_MIN_FAILING", "0s"),
         ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,1h"),
     ]);
     let failing = Receiver::start();
@@ -88,10 +89,15 @@ async fn consecutive_failures_disable_an_endpoint_and_hold_its_deliveries() {
     .await;
     assert_eq!(disabled["disabled_reason"], "failures");
     assert!(disabled["disabled_at"].as_str().unwrap().ends_with('Z'));
-    let (_, held) = daemon
-        .api("GET", &format!("{path}/deliveries?status=held"), None)
-        .await;
-    assert_eq!(held["data"].as_array().unwrap().len(), 5, "{held}");
+    // The endpoint is saved as disabled a moment before its deliveries are
+    // moved to held.
+    wait_for("five held deliveries", Duration::from_secs(10), || async {
+        let (_, held) = daemon
+            .api("GET", &format!("{path}/deliveries?status=held"), None)
+            .await;
+        (held["data"].as_array().map_or(0, Vec::len) == 5).then_some(())
+    })
+    .await;
 
     let notice = wait_for(
         "hookd.endpoint.disabled",
@@ -324,6 +330,7 @@ async fn a_name_resolving_to_loopback_is_blocked_at_send_time() {
 async fn failure_counts_survive_a_restart() {
     let env = [
         ("HOOKD__DELIVERY__DISABLE_AFTER_FAILURES", "4"),
+        ("HOOKD__DELIVERY__DISABLE_MIN_FAILING", "0s"),
         ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s"),
     ];
     let mut daemon = Daemon::start(&env);

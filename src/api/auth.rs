@@ -48,15 +48,19 @@ pub(super) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> 
     file.sync_all()
 }
 
-/// The `Authorization: Bearer` value, if the header has that form.
+/// The `Authorization: Bearer` value, if the header has that form. The
+/// scheme is matched case-insensitively, as RFC 7235 requires.
 pub fn bearer(request: &actix_web::HttpRequest) -> Option<&str> {
-    request
+    let value = request
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// Whether the request's bearer token is one of `tokens`, compared in

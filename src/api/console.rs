@@ -1,8 +1,12 @@
 //! The web console: plain HTML, CSS and JavaScript modules compiled into the
 //! binary, so the daemon serves its own UI with nothing read from disk and
-//! nothing fetched from another origin. The page talks to `/api/v1` with the
-//! admin token as a bearer header (no cookie, hence no CSRF surface); the
-//! headers below forbid inline script, framing and content sniffing.
+//! nothing fetched from another origin. The same files are mounted twice: at
+//! `/` on the admin listener (the operator's console, talking to `/api/v1`
+//! with the admin token) and at `/portal/` on the public listener (one
+//! account's portal, talking to `/portal/api/v1` with a portal link's token);
+//! the page picks its mode from its own path. Tokens travel as a bearer
+//! header (no cookie, hence no CSRF surface); the headers below forbid inline
+//! script, framing and content sniffing.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
@@ -48,10 +52,30 @@ const ASSETS: &[Asset] = &[
     asset!("partners.js", JS),
 ];
 
+/// The operator's console, on the admin listener.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/", web::get().to(index))
         .route("/console/{name}", web::get().to(asset));
+}
+
+/// An account's portal, on the public listener. The page names its files
+/// relative to itself, so they resolve under `/portal/console/`.
+pub fn portal_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/portal", web::get().to(to_portal))
+        .route("/portal/", web::get().to(index))
+        .route("/portal/console/{name}", web::get().to(asset));
+}
+
+/// Without the slash, the page's relative file names would miss `/portal/`.
+#[utoipa::path(operation_id = "portal_page_redirect", get, path = "/portal", tag = "public",
+    responses((status = 308, description = "To `/portal/`",
+        headers(("Location" = String, description = "`/portal/`")))))]
+pub(crate) async fn to_portal() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/portal/"))
+        .finish()
 }
 
 /// The console's page; it then calls `/api/v1` with the token it is given.
@@ -106,7 +130,7 @@ mod tests {
         let mut referenced = Vec::new();
         for asset in ASSETS.iter().filter(|a| a.name != "icon.svg") {
             let source = text(asset.name);
-            for quote in ["\"/console/", "'./"] {
+            for quote in ["\"console/", "'./"] {
                 for (start, _) in source.match_indices(quote) {
                     let rest = &source[start + quote.len()..];
                     let end = rest.find(['"', '\'']).expect("closing quote");
@@ -121,6 +145,15 @@ mod tests {
                 "{name} is not embedded"
             );
         }
+    }
+
+    /// The page is served at `/` and at `/portal/`: it must name its files
+    /// relative to itself to find them under both.
+    #[test]
+    fn page_names_its_files_relative_to_itself() {
+        let page = text("index.html");
+        assert!(page.contains("\"console/app.js\""), "{page}");
+        assert!(!page.contains("\"/console/"), "{page}");
     }
 
     /// Data reaches the page as text only.

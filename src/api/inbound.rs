@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::body::read_limited;
+use super::body::{read_limited, require_json};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::delivery::payload::canonical_json;
@@ -106,6 +106,7 @@ async fn receive(
     payload: web::Payload,
     named: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
+    require_json(request)?;
     let raw = read_limited(payload, state.settings.events.max_payload_bytes).await?;
     let (Some(signature), Some(event_type)) = (
         header(request, "X-Webhook-Signature"),

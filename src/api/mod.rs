@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
 mod body;
+mod body_deadline;
 mod console;
 mod inbound;
 mod openapi;
@@ -15,13 +16,14 @@ pub mod portal_token;
 mod public;
 mod rate_limit;
 pub(crate) mod scope;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,23 +53,36 @@ pub struct Listeners {
     pub admin_addr: SocketAddr,
 }
 
-/// Binds both listeners; they serve once their futures are polled.
-pub fn bind(state: AppState) -> std::io::Result<Listeners> {
+/// Binds both listeners; they serve once their futures are polled. With
+/// `tls`, the public one speaks HTTPS only.
+pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Result<Listeners> {
     let state = web::Data::new(state);
     let grace = state.settings.server.shutdown_grace.as_secs();
 
+    // actix caps connections per worker: split the cap between workers.
+    let max_connections = public_connection_cap(&state.settings, open_files_limit());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(max_connections);
     let public_state = state.clone();
     let public = HttpServer::new(move || {
         App::new()
             .app_data(public_state.clone())
             .wrap(json_method_not_allowed())
+            .wrap(from_fn(body_deadline::limit_body_time))
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(public::routes)
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(grace)
-    .bind(state.settings.server.public_bind)?;
+    .workers(workers)
+    .max_connections(max_connections / workers)
+    .shutdown_timeout(grace);
+    let public_bind = state.settings.server.public_bind;
+    let public = match tls {
+        Some(config) => public.bind_rustls_0_23(public_bind, config)?,
+        None => public.bind(public_bind)?,
+    };
     let public_addr = first_addr(&public.addrs())?;
 
     let admin_state = state.clone();
@@ -76,6 +91,7 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
         App::new()
             .app_data(admin_state.clone())
             .wrap(json_method_not_allowed())
+            .wrap(from_fn(body_deadline::limit_body_time))
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
@@ -92,6 +108,39 @@ pub fn bind(state: AppState) -> std::io::Result<Listeners> {
         public_addr,
         admin_addr,
     })
+}
+
+/// The public listener's connection cap: the configured one, lowered when
+/// the process's open-files limit could not also hold every outbound attempt
+/// and a margin for storage and the admin listener.
+fn public_connection_cap(settings: &Settings, open_files: Option<u64>) -> usize {
+    const RESERVED_FILES: u64 = 128;
+    let configured = settings.server.public_max_connections;
+    let Some(limit) = open_files else {
+        return configured;
+    };
+    let spare = limit
+        .saturating_sub(u64::from(settings.delivery.max_in_flight_total))
+        .saturating_sub(RESERVED_FILES)
+        .max(1);
+    let cap = configured.min(usize::try_from(spare).unwrap_or(usize::MAX));
+    if cap < configured {
+        tracing::warn!(
+            configured,
+            cap,
+            open_files_limit = limit,
+            "server.public_max_connections lowered to fit the open-files limit"
+        );
+    }
+    cap
+}
+
+/// The soft open-files limit, from `/proc/self/limits` (Linux); none where
+/// that cannot be read, and then the configured cap stands.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 fn first_addr(addrs: &[SocketAddr]) -> std::io::Result<SocketAddr> {
@@ -124,7 +173,7 @@ fn json_method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     #[schema(example = "ok")]
-    status: &'static str,
+    pub(crate) status: &'static str,
 }
 
 /// Liveness: the process answers HTTP.
@@ -134,9 +183,18 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Readiness, on the admin listener: the daemon serves requests.
-#[utoipa::path(get, path = "/readyz", tag = "admin",
-    responses((status = 200, description = "The daemon is ready", body = Health)))]
-async fn readyz() -> HttpResponse {
-    healthz().await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_cap_leaves_room_for_deliveries_and_storage() {
+        let mut settings = Settings::default();
+        settings.server.public_max_connections = 10_000;
+        settings.delivery.max_in_flight_total = 512;
+        assert_eq!(public_connection_cap(&settings, Some(1024)), 384);
+        assert_eq!(public_connection_cap(&settings, Some(65_536)), 10_000);
+        assert_eq!(public_connection_cap(&settings, None), 10_000);
+        assert_eq!(public_connection_cap(&settings, Some(100)), 1);
+    }
 }

@@ -41,6 +41,16 @@ const PORTAL_ROUTES: &[(&str, &[&str])] = &[
     ("/replay", &["get", "post"]),
     ("/events", &["get"]),
 ];
+/// The console's page and files, served again on the public listener as an
+/// account's portal: (admin path, public path, operation ID).
+const PORTAL_PAGES: &[(&str, &str, &str)] = &[
+    ("/", "/portal/", "portal_page"),
+    (
+        "/console/{name}",
+        "/portal/console/{name}",
+        "portal_page_file",
+    ),
+];
 /// Routes under this prefix resolve the partner from its shared secret.
 const PARTNER_SELF: &str = "/partners/me";
 
@@ -57,10 +67,11 @@ const PARTNER_SELF: &str = "/partners/me";
     ),
     paths(
         super::healthz,
-        super::readyz,
+        super::admin::readyz,
         document,
         console::index,
         console::asset,
+        console::to_portal,
         accounts::create,
         accounts::list,
         accounts::get,
@@ -137,8 +148,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Copies the admin operations the portal serves under [`PORTAL_API`],
-/// tagged `public` and with their own operation IDs; [`SharedRefusals`]
+/// Copies the admin operations the portal serves under [`PORTAL_API`], and
+/// the console's page and files it serves under `/portal/`, tagged `public`
+/// and with their own operation IDs; [`SharedRefusals`]
 /// then gives them the portal token's security.
 struct PortalRoutes;
 
@@ -184,6 +196,16 @@ impl Modify for PortalRoutes {
                 }
             }
             copies.push((format!("{PORTAL_API}{relative}"), copy));
+        }
+        for (admin_path, public_path, operation_id) in PORTAL_PAGES {
+            let Some(mut copy) = openapi.paths.paths.get(*admin_path).cloned() else {
+                continue;
+            };
+            if let Some(operation) = &mut copy.get {
+                operation.tags = Some(vec!["public".to_string()]);
+                operation.operation_id = Some(operation_id.to_string());
+            }
+            copies.push((public_path.to_string(), copy));
         }
         openapi.paths.paths.extend(copies);
     }

@@ -1,5 +1,6 @@
-//! Routes of the public listener. Nothing under `/api/` answers here; the
-//! portal's API is under `/portal/api/v1`, behind a portal token.
+//! Routes of the public listener. Nothing under `/api/` answers here; an
+//! account's portal is the console's pages at `/portal/`, calling its API
+//! under `/portal/api/v1` behind a portal token.
 
 use actix_web::web;
 
@@ -8,5 +9,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(super::healthz))
         .configure(super::partners::routes)
         .configure(super::inbound::routes)
-        .configure(super::portal::routes);
+        .configure(super::portal::routes)
+        .configure(super::console::portal_routes);
 }

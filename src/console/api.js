@@ -1,8 +1,14 @@
-// The admin API as the console calls it: the token from sessionStorage as a
-// bearer header (never a cookie), JSON in and out, errors as exceptions that
-// carry the API's own message.
+// The API as the pages call it: the token from sessionStorage as a bearer
+// header (never a cookie), JSON in and out, errors as exceptions that carry
+// the API's own message. Under /portal/ the pages are one account's portal
+// and call the portal's API with a portal link's token; elsewhere they are
+// the operator's console calling the admin API with an admin token.
 
-const TOKEN_KEY = 'hookd.admin-token';
+/** Whether this page is an account's portal rather than the operator's console. */
+export const portal = location.pathname.startsWith('/portal/');
+
+const API_BASE = portal ? '/portal/api/v1' : '/api/v1';
+const TOKEN_KEY = portal ? 'hookd.portal-token' : 'hookd.admin-token';
 
 export const session = {
   token: () => sessionStorage.getItem(TOKEN_KEY),
@@ -24,7 +30,7 @@ export async function api(method, path, body) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(`/api/v1${path}`, init);
+  const response = await fetch(`${API_BASE}${path}`, init);
   const text = await response.text();
   let json = null;
   try {

@@ -1,12 +1,14 @@
 // "Endpoints": the subscriptions with their last hour of health, the row
 // actions (edit, disable or enable, rotate secret, send a test event,
-// delete) and the "New endpoint" form.
+// delete) and the "New endpoint" form. An account's portal has no stats
+// route, so there the health columns are left out.
 
 import { h, field, select, table, tableRow, notice, time, words, pause } from './dom.js';
-import { api, optional, allEndpoints } from './api.js';
+import { api, optional, allEndpoints, portal } from './api.js';
 import { perMinuteChart } from './chart.js';
 
-const COLUMNS = ['URL', 'Events', 'Status', 'Success rate (1h)', 'p99 (1h)', 'Per minute (1h)', 'Last failure', 'Actions'];
+const HEALTH_COLUMNS = ['Success rate (1h)', 'p99 (1h)', 'Per minute (1h)', 'Last failure'];
+const COLUMNS = ['URL', 'Events', 'Status', ...(portal ? [] : HEALTH_COLUMNS), 'Actions'];
 
 export async function render(page) {
   const status = notice();
@@ -17,7 +19,7 @@ export async function render(page) {
 }
 
 async function load(list, status) {
-  const [endpoints, stats] = await Promise.all([allEndpoints(), optional('/stats?window=1h')]);
+  const [endpoints, stats] = await Promise.all([allEndpoints(), portal ? null : optional('/stats?window=1h')]);
   const byEndpoint = new Map((stats ? stats.endpoints : []).map((s) => [s.endpoint_id, s]));
   const reload = () => load(list, status).catch((e) => status.fail(e));
   const rows = endpoints.flatMap((endpoint) => endpointRows(endpoint, stats && (byEndpoint.get(endpoint.id) || {}), status, reload));
@@ -82,7 +84,7 @@ function endpointRows(endpoint, stats, status, reload) {
     h('span', { class: 'url' }, endpoint.url),
     endpoint.events.join(', '),
     statusText(endpoint),
-    ...healthCells(stats),
+    ...(portal ? [] : healthCells(stats)),
     actions,
   ]);
   return [row, panelRow];

@@ -84,6 +84,7 @@ impl Dispatcher {
             let subscribers = self.store.subscribers();
             let active: Active = subscribers
                 .iter()
+                .filter(|s| s.endpoint.active)
                 .map(|s| (s.endpoint.id, &s.endpoint))
                 .collect();
             let mut wheel_failed = false;

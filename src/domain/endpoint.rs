@@ -45,6 +45,37 @@ pub enum DisabledReason {
 
 pub const DEFAULT_SIGNATURE_HEADER: &str = "X-Webhook-Signature";
 
+/// Headers an endpoint's `signature_header` may not name: those the HTTP
+/// layer owns, and those every attempt sets itself (src/delivery/attempt.rs).
+/// Naming one would overwrite it on each attempt, and a receiver that
+/// deduplicates on `X-Webhook-Delivery` or `webhook-id` would break.
+const RESERVED_HEADERS: [&str; 15] = [
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "user-agent",
+    "x-webhook-event",
+    "x-webhook-delivery",
+    "x-webhook-attempt",
+];
+
+/// Whether `name` is reserved (compared case-insensitively; every
+/// `webhook-*` and `proxy-*` name is reserved, for Standard Webhooks and proxies).
+pub fn is_reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("webhook-")
+        || name.starts_with("proxy-")
+        || RESERVED_HEADERS.contains(&name.as_str())
+}
+
 /// A subscription as stored. Optional knobs left `None` follow `[delivery]` config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {

@@ -12,6 +12,7 @@ pub mod partner;
 pub mod replay;
 pub mod routing;
 pub mod schedule;
+pub mod special_addresses;
 pub mod target;
 
 pub use account::{Account, AccountId};

@@ -5,9 +5,17 @@
 //! IP spelling (`http://2130706433/`, `http://0x7f.1/`, `[::ffff:127.0.0.1]`)
 //! to an address, so one check of that address covers them all.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use url::{Host, Url};
+
+use super::special_addresses::blocked_reason;
+
+/// `localhost` and its subdomains (RFC 6761), with or without the trailing dot.
+pub fn is_localhost(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
 
 /// Parses and checks an endpoint URL; the error is a sentence for a 422.
 pub fn validate_url(text: &str, allow_http: bool, allow_private: bool) -> Result<Url, String> {
@@ -28,65 +36,13 @@ pub fn validate_url(text: &str, allow_http: bool, allow_private: bool) -> Result
     let blocked = match host {
         Host::Ipv4(ip) => blocked_reason(IpAddr::V4(ip)),
         Host::Ipv6(ip) => blocked_reason(IpAddr::V6(ip)),
-        Host::Domain(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            (name == "localhost" || name.ends_with(".localhost")).then_some("loopback")
-        }
+        Host::Domain(name) => is_localhost(name).then_some("loopback"),
     };
     match blocked {
         Some(reason) => Err(format!(
             "url points at a {reason} address, which delivery.allow_private_targets forbids"
         )),
         None => Ok(url),
-    }
-}
-
-/// Why an address may not be called, or `None` when it is a public address.
-pub fn blocked_reason(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => blocked_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => blocked_v4(v4),
-            None => blocked_v6(v6),
-        },
-    }
-}
-
-fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local")
-    } else if a == 100 && (64..128).contains(&b) {
-        Some("CGNAT")
-    } else if ip.is_unspecified() || a == 0 {
-        Some("unspecified")
-    } else if ip.is_multicast() {
-        Some("multicast")
-    } else if ip.is_broadcast() {
-        Some("broadcast")
-    } else {
-        None
-    }
-}
-
-fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_unspecified() {
-        Some("unspecified")
-    } else if ip.is_multicast() {
-        Some("multicast")
-    } else if first & 0xfe00 == 0xfc00 {
-        Some("private")
-    } else if first & 0xffc0 == 0xfe80 {
-        Some("link-local")
-    } else {
-        None
     }
 }
 
@@ -122,6 +78,13 @@ mod tests {
             "https://[fc00::1]/",
             "https://[fe80::1]/",
             "https://localhost/",
+            "https://LocalHost./",
+            "https://api.localhost./",
+            "https://[::127.0.0.1]/",
+            "https://[64:ff9b::7f00:1]/",
+            "https://[2002:7f00:1::]/",
+            "https://198.18.0.1/",
+            "https://192.0.0.1/",
         ] {
             assert!(validate_url(url, true, false).is_err(), "{url} accepted");
             assert!(
@@ -130,5 +93,6 @@ mod tests {
             );
         }
         assert!(validate_url("https://93.184.216.34/", false, false).is_ok());
+        assert!(validate_url("https://[2606:4700::1111]/", false, false).is_ok());
     }
 }

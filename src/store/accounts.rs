@@ -9,6 +9,7 @@ impl Store {
     pub async fn create_account(&self, account: &Account) -> Result<bool, StoreError> {
         let key = account.id.as_str().as_bytes();
         let created = self
+            .trees()?
             .accounts
             .compare_and_swap(key, None as Option<&[u8]>, Some(codec::encode(account)?))?
             .is_ok();
@@ -19,7 +20,7 @@ impl Store {
     }
 
     pub fn get_account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        codec::read(&self.accounts, id.as_str().as_bytes())
+        codec::read(&self.trees()?.accounts, id.as_str().as_bytes())
     }
 
     /// Accounts in ID order, starting after `after`.
@@ -31,7 +32,8 @@ impl Store {
         let start = after
             .map(|id| id.as_str().as_bytes().to_vec())
             .unwrap_or_default();
-        self.accounts
+        self.trees()?
+            .accounts
             .range(start..)
             .filter(|entry| match (entry, after) {
                 (Ok((key, _)), Some(after)) => key.as_ref() != after.as_str().as_bytes(),
@@ -43,14 +45,19 @@ impl Store {
     }
 
     pub async fn save_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.accounts
+        self.trees()?
+            .accounts
             .insert(account.id.as_str().as_bytes(), codec::encode(account)?)?;
         self.commit().await
     }
 
     /// Removes an account record; false when there was none.
     pub async fn delete_account(&self, id: &AccountId) -> Result<bool, StoreError> {
-        let removed = self.accounts.remove(id.as_str().as_bytes())?.is_some();
+        let removed = self
+            .trees()?
+            .accounts
+            .remove(id.as_str().as_bytes())?
+            .is_some();
         self.commit().await?;
         Ok(removed)
     }

@@ -22,7 +22,7 @@ pub struct DeliveryPage {
 
 impl Store {
     pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
-        codec::read(&self.deliveries, &id.to_bytes())
+        codec::read(&self.trees()?.deliveries, &id.to_bytes())
     }
 
     /// Rewrites a delivery that had status `before`, then its search entry.
@@ -31,13 +31,15 @@ impl Store {
         before: DeliveryStatus,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        self.deliveries
+        self.trees()?
+            .deliveries
             .insert(delivery.id.to_bytes(), codec::encode(delivery)?)?;
         self.delivery_status_changed(delivery.id, before, delivery.status)
     }
 
     pub fn attempts_of(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
-        self.attempts
+        self.trees()?
+            .attempts
             .scan_prefix(id.to_bytes())
             .map(|entry| codec::decode(&entry?.1))
             .collect()
@@ -45,7 +47,7 @@ impl Store {
 
     pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
         let mut found = Vec::new();
-        for entry in self.event_deliveries.scan_prefix(event.to_bytes()) {
+        for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
             let (key, _) = entry?;
             if let Some(delivery) = keys::pair_second(&key)
                 .map(|id| self.get_delivery(id))
@@ -73,7 +75,7 @@ impl Store {
         };
         let mut deliveries = Vec::new();
         let mut next = None;
-        for entry in self.endpoint_deliveries.range(start..end).rev() {
+        for entry in self.trees()?.endpoint_deliveries.range(start..end).rev() {
             let (key, _) = entry?;
             let Some(delivery) = keys::pair_second(&key)
                 .map(|id| self.get_delivery(id))
@@ -109,11 +111,12 @@ impl Store {
         // a crash before the end means the attempt is made again after the
         // restart, never that it is lost. The claim is removed only if it is
         // still ours: a retry due at once may already have been claimed anew.
-        self.attempts
+        self.trees()?
+            .attempts
             .insert(keys::attempt(id, attempt.attempt), codec::encode(attempt)?)?;
         let delivery = loop {
-            let Some(current) = self.deliveries.get(id.to_bytes())? else {
-                self.claimed.remove(id.to_bytes())?;
+            let Some(current) = self.trees()?.deliveries.get(id.to_bytes())? else {
+                self.trees()?.claimed.remove(id.to_bytes())?;
                 return Ok(None);
             };
             let mut delivery: Delivery = codec::decode(&current)?;
@@ -130,7 +133,7 @@ impl Store {
             }
             // Compare-and-swap, so a hold or cancel written meanwhile is
             // re-read and kept rather than overwritten.
-            let swapped = self.deliveries.compare_and_swap(
+            let swapped = self.trees()?.deliveries.compare_and_swap(
                 id.to_bytes(),
                 Some(current),
                 Some(codec::encode(&delivery)?),
@@ -142,11 +145,12 @@ impl Store {
         let (before, delivery) = delivery;
         self.delivery_status_changed(id, before, delivery.status)?;
         if let Some(due) = delivery.next_attempt_ms {
-            self.wheel
+            self.trees()?
+                .wheel
                 .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
         }
         // Err only means the claim is no longer ours: nothing to remove.
-        let _ = self.claimed.compare_and_swap(
+        let _ = self.trees()?.claimed.compare_and_swap(
             id.to_bytes(),
             Some(&claim.to_be_bytes()[..]),
             None as Option<&[u8]>,
@@ -164,7 +168,7 @@ impl Store {
                 self.put_delivery(DeliveryStatus::Pending, &delivery)?;
             }
         }
-        self.claimed.remove(id.to_bytes())?;
+        self.trees()?.claimed.remove(id.to_bytes())?;
         Ok(())
     }
 
@@ -185,17 +189,18 @@ impl Store {
         ) {
             return Ok(Some(before));
         }
-        if self.claimed.contains_key(id.to_bytes())? {
+        if self.trees()?.claimed.contains_key(id.to_bytes())? {
             return Ok(Some(before));
         }
         if let Some(due) = delivery.next_attempt_ms {
-            self.wheel.remove(keys::wheel(due, id))?;
+            self.trees()?.wheel.remove(keys::wheel(due, id))?;
         }
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_ms = Some(now_ms);
         delivery.updated_at_ms = now_ms;
         self.put_delivery(before.status, &delivery)?;
-        self.wheel
+        self.trees()?
+            .wheel
             .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
         self.commit().await?;
         self.wheel_changed.notify_one();

@@ -1,5 +1,5 @@
-//! Endpoints: stored records plus the in-memory list of active subscribers
-//! that publishing fans out to.
+//! Endpoints: stored records plus the in-memory list of subscribers that
+//! publishing fans out to (disabled ones included: their deliveries are held).
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use crate::ids::EndpointId;
 
 impl Store {
     pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        codec::read(&self.endpoints, &id.to_bytes())
+        codec::read(&self.trees()?.endpoints, &id.to_bytes())
     }
 
     /// Endpoints in creation order, starting after `after`.
@@ -19,7 +19,11 @@ impl Store {
         after: Option<EndpointId>,
         limit: usize,
     ) -> Result<Vec<Endpoint>, StoreError> {
-        codec::page(&self.endpoints, after.map(|id| id.to_bytes()), limit)
+        codec::page(
+            &self.trees()?.endpoints,
+            after.map(|id| id.to_bytes()),
+            limit,
+        )
     }
 
     /// Up to `limit` endpoints of `account` in creation order, after `after`.
@@ -31,7 +35,7 @@ impl Store {
     ) -> Result<Vec<Endpoint>, StoreError> {
         let start = after.map(keys::after).unwrap_or_default();
         let mut page = Vec::new();
-        for entry in self.endpoints.range(start..) {
+        for entry in self.trees()?.endpoints.range(start..) {
             if page.len() >= limit {
                 break;
             }
@@ -45,7 +49,8 @@ impl Store {
 
     /// Inserts or replaces an endpoint, durably.
     pub async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        self.endpoints
+        self.trees()?
+            .endpoints
             .insert(endpoint.id.to_bytes(), codec::encode(endpoint)?)?;
         self.reload_subscribers()?;
         self.commit().await
@@ -53,7 +58,7 @@ impl Store {
 
     /// Removes an endpoint and cancels what it was still owed.
     pub async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
-        if self.endpoints.remove(id.to_bytes())?.is_none() {
+        if self.trees()?.endpoints.remove(id.to_bytes())?.is_none() {
             return Ok(false);
         }
         self.reload_subscribers()?;
@@ -106,7 +111,11 @@ impl Store {
         due_ms: u64,
     ) -> Result<usize, StoreError> {
         let mut changed = 0;
-        for entry in self.endpoint_deliveries.scan_prefix(endpoint.to_bytes()) {
+        for entry in self
+            .trees()?
+            .endpoint_deliveries
+            .scan_prefix(endpoint.to_bytes())
+        {
             let (key, _) = entry?;
             let Some(id) = keys::pair_second(&key) else {
                 continue;
@@ -122,7 +131,7 @@ impl Store {
                 continue;
             }
             if let Some(due) = delivery.next_attempt_ms.take() {
-                self.wheel.remove(keys::wheel(due, id))?;
+                self.trees()?.wheel.remove(keys::wheel(due, id))?;
             }
             let resumed = status == DeliveryStatus::Pending;
             if resumed {
@@ -134,7 +143,8 @@ impl Store {
             // The record first: the dispatcher may claim the entry at once
             // and must find the delivery pending.
             if resumed {
-                self.wheel
+                self.trees()?
+                    .wheel
                     .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
             }
             changed += 1;
@@ -142,7 +152,7 @@ impl Store {
         Ok(changed)
     }
 
-    /// The active endpoints, as of the last endpoint write.
+    /// Every endpoint, active or disabled, as of the last endpoint write.
     pub fn subscribers(&self) -> Arc<Vec<Subscriber>> {
         match self.subscribers.read() {
             Ok(guard) => Arc::clone(&guard),
@@ -157,21 +167,20 @@ impl Store {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut active = Vec::new();
+        let mut all = Vec::new();
         let mut disabled = 0;
-        for entry in self.endpoints.iter() {
+        for entry in self.trees()?.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
             if !endpoint.active {
                 disabled += 1;
-                continue;
             }
             // A stored filter was validated on the way in; one that no longer
             // parses (a rule tightened since) simply matches nothing.
             if let Ok(filter) = EventFilter::parse(&endpoint.events) {
-                active.push(Subscriber { endpoint, filter });
+                all.push(Subscriber { endpoint, filter });
             }
         }
-        *guard = Arc::new(active);
+        *guard = Arc::new(all);
         self.disabled_endpoints
             .store(disabled, std::sync::atomic::Ordering::Relaxed);
         Ok(())

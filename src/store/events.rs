@@ -1,6 +1,7 @@
 //! The append-only event log, and publishing: an event, one delivery per
-//! matching active endpoint, their wheel entries and the idempotency record,
-//! written with plain inserts in a crash-safe order (not one transaction).
+//! matching endpoint (held if it is disabled), their wheel entries and the
+//! idempotency record, written with plain inserts in a crash-safe order (not
+//! one transaction).
 //! Events become readable in ID order, so a reader tailing the log with
 //! "after the last ID I saw" never misses one.
 
@@ -102,7 +103,8 @@ impl Store {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         });
         if let Some(key) = idempotency_key {
-            let seen: Option<IdempotencyRecord> = codec::read(&self.idempotency, key.as_bytes())?;
+            let seen: Option<IdempotencyRecord> =
+                codec::read(&self.trees()?.idempotency, key.as_bytes())?;
             if let Some(seen) = seen.filter(|s| now_ms.saturating_sub(s.stored_at_ms) < window_ms) {
                 return Ok(AppendOutcome {
                     events: seen.events,
@@ -147,7 +149,9 @@ impl Store {
                 stored_at_ms: now_ms,
                 events: appended.clone(),
             };
-            self.idempotency.insert(key, codec::encode(&record)?)?;
+            self.trees()?
+                .idempotency
+                .insert(key, codec::encode(&record)?)?;
         }
         Ok(AppendOutcome {
             events: appended,
@@ -170,7 +174,8 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for new in &mut batch {
             new.event.id = EventId::generate(now_ms);
-            self.events
+            self.trees()?
+                .events
                 .insert(new.event.id.to_bytes(), codec::encode(&new.event)?)?;
             *tail = Some(new.event.id);
         }
@@ -212,7 +217,7 @@ impl Store {
     }
 
     pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        codec::read(&self.events, &id.to_bytes())
+        codec::read(&self.trees()?.events, &id.to_bytes())
     }
 
     /// One page of the log in ID order. Walks the key range lazily, so a
@@ -231,7 +236,7 @@ impl Store {
             .to_bytes()
             .min(keys::after(tail));
         let mut page = Vec::new();
-        for entry in self.events.range(start..end) {
+        for entry in self.trees()?.events.range(start..end) {
             let (_, value) = entry?;
             let event: Event = codec::decode(&value)?;
             if query

@@ -12,8 +12,9 @@ use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EventId};
 
-/// A new pending delivery of `event` to `endpoint`, due at the first slot of
-/// the endpoint's schedule (with jitter).
+/// A new delivery of `event` to `endpoint`: pending, due at the first slot of
+/// the endpoint's schedule (with jitter), or held (off the wheel) while the
+/// endpoint is disabled, so that enabling it sends what it missed.
 pub(super) fn fresh_delivery(
     event: EventId,
     endpoint: &Endpoint,
@@ -25,13 +26,21 @@ pub(super) fn fresh_delivery(
         .schedule(default_schedule)
         .jittered_delay_before(1, rng)
         .unwrap_or_default();
+    let (status, next_attempt_ms) = if endpoint.active {
+        (
+            DeliveryStatus::Pending,
+            Some(now_ms + delay.as_millis() as u64),
+        )
+    } else {
+        (DeliveryStatus::Held, None)
+    };
     Delivery {
         id: DeliveryId::generate(now_ms),
         event_id: event,
         endpoint_id: endpoint.id,
-        status: DeliveryStatus::Pending,
+        status,
         attempts: 0,
-        next_attempt_ms: Some(now_ms + delay.as_millis() as u64),
+        next_attempt_ms,
         updated_at_ms: now_ms,
     }
 }
@@ -45,14 +54,13 @@ enum Target {
     Wheel,
 }
 
-/// The five records a new delivery consists of: the delivery (already
-/// encoded as `bytes`), its three indexes, and its wheel entry, whose value
-/// is the endpoint so the dispatcher can apply per-endpoint limits without
-/// reading the delivery.
-fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> [(Target, Vec<u8>, Vec<u8>); 5] {
-    let due = delivery.next_attempt_ms.unwrap_or(delivery.updated_at_ms);
+/// The records a new delivery consists of: the delivery (already encoded
+/// as `bytes`), its three indexes, and, unless it is held, its wheel entry,
+/// whose value is the endpoint so the dispatcher can apply per-endpoint
+/// limits without reading the delivery.
+fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
     let endpoint = delivery.endpoint_id.to_bytes().to_vec();
-    [
+    let mut records = vec![
         (
             Target::Deliveries,
             delivery.id.to_bytes().to_vec(),
@@ -73,12 +81,15 @@ fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> [(Target, Vec
             keys::by_status(delivery.status, delivery.id).to_vec(),
             entry_value(delivery.endpoint_id, event_type),
         ),
-        (
+    ];
+    if let Some(due) = delivery.next_attempt_ms {
+        records.push((
             Target::Wheel,
             keys::wheel(due, delivery.id).to_vec(),
             endpoint,
-        ),
-    ]
+        ));
+    }
+    records
 }
 
 /// The trees a new delivery is written to, inside one transaction (replay,
@@ -123,14 +134,15 @@ pub(super) fn insert_plain(
     event_type: &str,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
+    let trees = store.trees()?;
     store.counted(|| {
         for (target, key, value) in records(delivery, event_type, bytes) {
             let tree = match target {
-                Target::Deliveries => &store.deliveries,
-                Target::ByEndpoint => &store.endpoint_deliveries,
-                Target::ByEvent => &store.event_deliveries,
-                Target::Search => &store.delivery_search,
-                Target::Wheel => &store.wheel,
+                Target::Deliveries => &trees.deliveries,
+                Target::ByEndpoint => &trees.endpoint_deliveries,
+                Target::ByEvent => &trees.event_deliveries,
+                Target::Search => &trees.delivery_search,
+                Target::Wheel => &trees.wheel,
             };
             tree.insert(key, value)?;
         }

@@ -17,7 +17,7 @@ pub struct EndpointHealth {
 
 impl Store {
     pub fn endpoint_health(&self, id: EndpointId) -> Result<EndpointHealth, StoreError> {
-        match self.health.get(id.to_bytes())? {
+        match self.trees()?.health.get(id.to_bytes())? {
             Some(bytes) => codec::decode(&bytes),
             None => Ok(EndpointHealth::default()),
         }
@@ -40,9 +40,10 @@ impl Store {
             }
         };
         if succeeded {
-            self.health.remove(id.to_bytes())?;
+            self.trees()?.health.remove(id.to_bytes())?;
         } else {
-            self.health
+            self.trees()?
+                .health
                 .insert(id.to_bytes(), codec::encode(&updated)?)?;
         }
         Ok(updated)
@@ -50,7 +51,7 @@ impl Store {
 
     /// Forgets the counters, e.g. when an operator re-enables an endpoint.
     pub fn reset_health(&self, id: EndpointId) -> Result<(), StoreError> {
-        self.health.remove(id.to_bytes())?;
+        self.trees()?.health.remove(id.to_bytes())?;
         Ok(())
     }
 }

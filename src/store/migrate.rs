@@ -85,7 +85,7 @@ impl Store {
     /// changes nothing.
     pub(super) fn migrate_v1_to_v2(&self) -> Result<(), StoreError> {
         let mut partners = Vec::new();
-        for entry in self.partners.iter() {
+        for entry in self.trees()?.partners.iter() {
             partners.push(codec::decode::<Partner>(&entry?.1)?);
         }
         for partner in &partners {
@@ -96,14 +96,17 @@ impl Store {
                 created_at_ms: partner.created_at_ms,
                 updated_at_ms: partner.created_at_ms,
             };
-            self.accounts
+            self.trees()?
+                .accounts
                 .insert(account.id.as_str().as_bytes(), codec::encode(&account)?)?;
         }
-        self.rewrite_once(&self.endpoints, "v2_endpoints", |old: EndpointV1| {
-            endpoint_v2(old, &partners)
-        })?;
-        self.rewrite_once(&self.replays, "v2_replays", replay_v2)?;
-        for entry in self.events.iter() {
+        self.rewrite_once(
+            &self.trees()?.endpoints,
+            "v2_endpoints",
+            |old: EndpointV1| endpoint_v2(old, &partners),
+        )?;
+        self.rewrite_once(&self.trees()?.replays, "v2_replays", replay_v2)?;
+        for entry in self.trees()?.events.iter() {
             let (key, value) = entry?;
             let old: EventV1 = codec::decode(&value)?;
             let event = Event {
@@ -114,7 +117,7 @@ impl Store {
                 test: old.test,
                 account_id: None,
             };
-            self.events.insert(key, codec::encode(&event)?)?;
+            self.trees()?.events.insert(key, codec::encode(&event)?)?;
         }
         Ok(())
     }
@@ -127,7 +130,7 @@ impl Store {
         done: &str,
         convert: impl Fn(Old) -> New,
     ) -> Result<(), StoreError> {
-        if self.meta.get(done)?.is_some() {
+        if self.trees()?.meta.get(done)?.is_some() {
             return Ok(());
         }
         let mut rewritten = Vec::new();
@@ -135,7 +138,7 @@ impl Store {
             let (key, value) = entry?;
             rewritten.push((key, codec::encode(&convert(codec::decode(&value)?))?));
         }
-        (tree, &self.meta).transaction(|(tree, meta)| {
+        (tree, &self.trees()?.meta).transaction(|(tree, meta)| {
             for (key, value) in &rewritten {
                 tree.insert(key, value.as_slice())?;
             }
@@ -225,6 +228,8 @@ mod tests {
             let guard = StoreGuard::open_at(&path, 1 << 24, Durability::Flush).unwrap();
             let store = guard.store();
             store
+                .trees()
+                .unwrap()
                 .meta
                 .insert("schema_version", &1u32.to_be_bytes())
                 .unwrap();
@@ -270,17 +275,17 @@ mod tests {
                 tree.insert(key, value).unwrap();
             };
             put(
-                &store.partners,
+                &store.trees().unwrap().partners,
                 &partner_id.to_bytes(),
                 codec::encode(&partner).unwrap(),
             );
             put(
-                &store.endpoints,
+                &store.trees().unwrap().endpoints,
                 &endpoint_id.to_bytes(),
                 codec::encode(&endpoint).unwrap(),
             );
             put(
-                &store.events,
+                &store.trees().unwrap().events,
                 &event_id.to_bytes(),
                 codec::encode(&event).unwrap(),
             );

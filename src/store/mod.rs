@@ -31,6 +31,7 @@ mod keys;
 mod migrate;
 mod open_count;
 mod partners;
+mod recovery;
 mod replays;
 mod retention;
 mod search;
@@ -38,8 +39,8 @@ mod search;
 pub(crate) mod testing;
 mod wheel;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use sled::transaction::TransactionError;
@@ -82,15 +83,17 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-/// An active endpoint with its filter parsed once, for fan-out.
+/// An endpoint with its filter parsed once, for fan-out.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub endpoint: Endpoint,
     pub filter: EventFilter,
 }
 
-#[derive(Clone)]
-pub struct Store {
+/// One open sled database with its trees. Replaced as a whole after a
+/// write failure (see `recovery.rs`): sled then refuses every read and write
+/// until the database is opened again.
+struct Trees {
     db: sled::Db,
     meta: sled::Tree,
     endpoints: sled::Tree,
@@ -109,6 +112,52 @@ pub struct Store {
     partner_secrets: sled::Tree,
     accounts: sled::Tree,
     committer: Committer,
+}
+
+impl Trees {
+    fn open(location: &Location) -> Result<Trees, StoreError> {
+        let db = sled::Config::new()
+            .path(&location.path)
+            .cache_capacity(location.cache_capacity)
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Trees {
+            meta: tree("meta")?,
+            endpoints: tree("endpoints")?,
+            events: tree("events")?,
+            deliveries: tree("deliveries")?,
+            attempts: tree("attempts")?,
+            endpoint_deliveries: tree("endpoint_deliveries")?,
+            event_deliveries: tree("event_deliveries")?,
+            delivery_search: tree("delivery_search")?,
+            wheel: tree("wheel")?,
+            claimed: tree("claimed")?,
+            idempotency: tree("idempotency")?,
+            health: tree("health")?,
+            replays: tree("replays")?,
+            partners: tree("partners")?,
+            partner_secrets: tree("partner_secrets")?,
+            accounts: tree("accounts")?,
+            committer: Committer::start(db.clone())?,
+            db,
+        })
+    }
+}
+
+/// Where the database lives, to open it again.
+struct Location {
+    path: PathBuf,
+    cache_capacity: u64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    /// The open database; `None` only while it is being reopened.
+    trees: Arc<RwLock<Option<Arc<Trees>>>>,
+    location: Arc<Location>,
+    /// False from a failed write until the database has been reopened and
+    /// has taken a write again: what `/readyz` reports.
+    writable: Arc<AtomicBool>,
     durability: Durability,
     /// Signalled whenever something becomes due earlier than the dispatcher
     /// may expect (new deliveries, resumed or resent ones).
@@ -123,7 +172,8 @@ pub struct Store {
     /// replay never schedules a delivery for an event retention is removing,
     /// and retention never removes an event a replay just gave a delivery.
     log_maintenance: Arc<Mutex<()>>,
-    /// Active endpoints, rebuilt on every endpoint write so publishing never scans.
+    /// Every endpoint, active or disabled, rebuilt on every endpoint write so
+    /// publishing never scans.
     subscribers: Arc<RwLock<Arc<Vec<Subscriber>>>>,
     /// Disabled endpoints, counted with the subscribers, for the metrics.
     disabled_endpoints: Arc<AtomicUsize>,
@@ -175,7 +225,9 @@ impl StoreGuard {
             return Ok(());
         }
         let flushed = self.store.flush_now();
-        self.store.committer.stop();
+        if let Ok(trees) = self.store.trees() {
+            trees.committer.stop();
+        }
         flushed
     }
 }
@@ -194,29 +246,15 @@ impl Store {
         cache_capacity: u64,
         durability: Durability,
     ) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_capacity)
-            .open()?;
-        let tree = |name: &str| db.open_tree(name);
+        let location = Location {
+            path: path.to_path_buf(),
+            cache_capacity,
+        };
+        let trees = Trees::open(&location)?;
         let store = Store {
-            meta: tree("meta")?,
-            endpoints: tree("endpoints")?,
-            events: tree("events")?,
-            deliveries: tree("deliveries")?,
-            attempts: tree("attempts")?,
-            endpoint_deliveries: tree("endpoint_deliveries")?,
-            event_deliveries: tree("event_deliveries")?,
-            delivery_search: tree("delivery_search")?,
-            wheel: tree("wheel")?,
-            claimed: tree("claimed")?,
-            idempotency: tree("idempotency")?,
-            health: tree("health")?,
-            replays: tree("replays")?,
-            partners: tree("partners")?,
-            partner_secrets: tree("partner_secrets")?,
-            accounts: tree("accounts")?,
-            committer: Committer::start(db.clone())?,
+            trees: Arc::new(RwLock::new(Some(Arc::new(trees)))),
+            location: Arc::new(location),
+            writable: Arc::new(AtomicBool::new(true)),
             durability,
             subscribers: Arc::default(),
             disabled_endpoints: Arc::default(),
@@ -225,7 +263,6 @@ impl Store {
             idempotency_lock: Arc::default(),
             log_tail: Arc::default(),
             log_maintenance: Arc::default(),
-            db,
         };
         store.check_schema()?;
         store.reload_subscribers()?;
@@ -243,12 +280,13 @@ impl Store {
                 .and_then(|(key, _)| <[u8; 16]>::try_from(key.as_ref()).ok())
                 .map(u128::from_be_bytes))
         };
-        let last_event = last_key(&self.events)?;
+        let open = self.trees()?;
+        let last_event = last_key(&open.events)?;
         let trees = [
-            &self.endpoints,
-            &self.deliveries,
-            &self.replays,
-            &self.partners,
+            &open.endpoints,
+            &open.deliveries,
+            &open.replays,
+            &open.partners,
         ];
         let mut highest = last_event;
         for tree in trees {
@@ -264,20 +302,31 @@ impl Store {
         Ok(())
     }
 
+    /// The open database, or `Unavailable` while it is being reopened.
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        let guard = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("storage is being reopened".into()))
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
-        match self.meta.get("schema_version")? {
+        let trees = self.trees()?;
+        match trees.meta.get("schema_version")? {
             None => {
-                self.meta
+                trees
+                    .meta
                     .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                self.db.flush()?;
+                trees.db.flush()?;
                 Ok(())
             }
             Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
             Some(bytes) if bytes.as_ref() == 1u32.to_be_bytes() => {
                 self.migrate_v1_to_v2()?;
-                self.meta
+                trees
+                    .meta
                     .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                self.db.flush()?;
+                trees.db.flush()?;
                 tracing::info!("moved the data directory to schema version {SCHEMA_VERSION}");
                 Ok(())
             }
@@ -292,14 +341,17 @@ impl Store {
     /// under `storage.durability = "background"`).
     pub async fn commit(&self) -> Result<(), StoreError> {
         match self.durability {
-            Durability::Flush => self.committer.commit().await,
+            Durability::Flush => {
+                let committer = self.trees()?.committer.clone();
+                committer.commit().await
+            }
             Durability::Background => Ok(()),
         }
     }
 
     /// Blocking flush, for shutdown.
     pub fn flush_now(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.trees()?.db.flush()?;
         Ok(())
     }
 
@@ -330,12 +382,18 @@ impl Store {
     /// (active, disabled) endpoints, as of the last endpoint write.
     pub fn endpoint_counts(&self) -> (usize, usize) {
         (
-            self.subscribers().len(),
+            self.subscribers()
+                .iter()
+                .filter(|s| s.endpoint.active)
+                .count(),
             self.disabled_endpoints.load(Ordering::Relaxed),
         )
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.trees()
+            .ok()
+            .and_then(|trees| trees.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 }

@@ -91,6 +91,7 @@ impl Store {
                 let mut last = None;
                 let mut counted = 0;
                 for entry in self
+                    .trees()?
                     .delivery_search
                     .range((from, Bound::Included(end)))
                     .take(BATCH)
@@ -142,7 +143,12 @@ mod tests {
         }
         for n in 0..(BATCH as u128 * 2 + 5) {
             let key = keys::by_status(DeliveryStatus::Held, DeliveryId::from_u128(n + 1));
-            store.delivery_search.insert(key, &[0u8; 16][..]).unwrap();
+            store
+                .trees()
+                .unwrap()
+                .delivery_search
+                .insert(key, &[0u8; 16][..])
+                .unwrap();
         }
         *store.progress() = Progress::default();
         let before = metrics().deliveries_held_now();

@@ -30,10 +30,10 @@ impl Store {
         let index_key = secret_key(&endpoint.secret);
         let account_key = account.id.as_str().as_bytes();
         let trees = (
-            &self.endpoints,
-            &self.partners,
-            &self.partner_secrets,
-            &self.accounts,
+            &self.trees()?.endpoints,
+            &self.trees()?.partners,
+            &self.trees()?.partner_secrets,
+            &self.trees()?.accounts,
         );
         trees.transaction(
             |(endpoints, partners, secrets, accounts)| -> ConflictableTransactionResult<(), StoreError> {
@@ -49,7 +49,7 @@ impl Store {
     }
 
     pub fn get_partner(&self, id: PartnerId) -> Result<Option<Partner>, StoreError> {
-        codec::read(&self.partners, &id.to_bytes())
+        codec::read(&self.trees()?.partners, &id.to_bytes())
     }
 
     /// A partner with its endpoint; `None` when either is gone.
@@ -71,7 +71,11 @@ impl Store {
         after: Option<PartnerId>,
         limit: usize,
     ) -> Result<Vec<Partner>, StoreError> {
-        codec::page(&self.partners, after.map(|id| id.to_bytes()), limit)
+        codec::page(
+            &self.trees()?.partners,
+            after.map(|id| id.to_bytes()),
+            limit,
+        )
     }
 
     /// The partner whose shared secret is `secret`. The hash finds the
@@ -81,7 +85,7 @@ impl Store {
         &self,
         secret: &str,
     ) -> Result<Option<(Partner, Endpoint)>, StoreError> {
-        let Some(id_bytes) = self.partner_secrets.get(secret_key(secret))? else {
+        let Some(id_bytes) = self.trees()?.partner_secrets.get(secret_key(secret))? else {
             return Ok(None);
         };
         let Ok(id_bytes) = <[u8; 16]>::try_from(id_bytes.as_ref()) else {
@@ -97,7 +101,7 @@ impl Store {
     /// no partner and must be matched by their signature.
     pub fn active_partners(&self) -> Result<Vec<(Partner, Endpoint)>, StoreError> {
         let mut found = Vec::new();
-        for entry in self.partners.iter() {
+        for entry in self.trees()?.partners.iter() {
             let partner: Partner = codec::decode(&entry?.1)?;
             if partner.status != PartnerStatus::Active {
                 continue;
@@ -118,7 +122,8 @@ impl Store {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         partner.status = status;
-        self.partners
+        self.trees()?
+            .partners
             .insert(partner.id.to_bytes(), codec::encode(partner)?)?;
         if let Some(mut endpoint) = self.get_endpoint(partner.endpoint_id)? {
             match status {
@@ -148,7 +153,7 @@ impl Store {
         endpoint.secret = new_secret;
         endpoint.updated_at_ms = now_ms;
         let endpoint_bytes = codec::encode(&*endpoint)?;
-        (&self.endpoints, &self.partner_secrets).transaction(
+        (&self.trees()?.endpoints, &self.trees()?.partner_secrets).transaction(
             |(endpoints, secrets)| -> ConflictableTransactionResult<(), StoreError> {
                 endpoints.insert(&endpoint.id.to_bytes()[..], endpoint_bytes.as_slice())?;
                 secrets.remove(&old_key[..])?;
@@ -168,12 +173,14 @@ impl Store {
             return Ok(false);
         };
         if let Some(endpoint) = self.get_endpoint(partner.endpoint_id)? {
-            self.partner_secrets.remove(secret_key(&endpoint.secret))?;
+            self.trees()?
+                .partner_secrets
+                .remove(secret_key(&endpoint.secret))?;
             if let Some(account) = &endpoint.account_id {
-                self.accounts.remove(account.as_str().as_bytes())?;
+                self.trees()?.accounts.remove(account.as_str().as_bytes())?;
             }
         }
-        self.partners.remove(id.to_bytes())?;
+        self.trees()?.partners.remove(id.to_bytes())?;
         self.delete_endpoint(partner.endpoint_id).await?;
         self.commit().await?;
         Ok(true)

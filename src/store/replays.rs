@@ -29,13 +29,14 @@ struct Batch {
 impl Store {
     /// Stores a new job durably.
     pub async fn create_replay(&self, job: &ReplayJob) -> Result<(), StoreError> {
-        self.replays
+        self.trees()?
+            .replays
             .insert(job.id.to_bytes(), codec::encode(job)?)?;
         self.commit().await
     }
 
     pub fn get_replay(&self, id: ReplayId) -> Result<Option<ReplayJob>, StoreError> {
-        codec::read(&self.replays, &id.to_bytes())
+        codec::read(&self.trees()?.replays, &id.to_bytes())
     }
 
     /// One page of jobs, newest first, before `before` when given.
@@ -46,7 +47,7 @@ impl Store {
     ) -> Result<Vec<ReplayJob>, StoreError> {
         let end = before.map_or([0xff; 16], ReplayId::to_bytes);
         let mut jobs = Vec::with_capacity(limit);
-        for entry in self.replays.range(..end).rev().take(limit) {
+        for entry in self.trees()?.replays.range(..end).rev().take(limit) {
             jobs.push(codec::decode(&entry?.1)?);
         }
         Ok(jobs)
@@ -56,7 +57,7 @@ impl Store {
     /// operator request), so a scan is fine.
     pub fn running_replays(&self) -> Result<Vec<ReplayJob>, StoreError> {
         let mut running = Vec::new();
-        for entry in self.replays.iter() {
+        for entry in self.trees()?.replays.iter() {
             let job: ReplayJob = codec::decode(&entry?.1)?;
             if job.status == ReplayStatus::Running {
                 running.push(job);
@@ -76,7 +77,9 @@ impl Store {
             job.status = ReplayStatus::Failed;
             job.error = Some(error);
             job.finished_at_ms = Some(now_ms);
-            self.replays.insert(id.to_bytes(), codec::encode(&job)?)?;
+            self.trees()?
+                .replays
+                .insert(id.to_bytes(), codec::encode(&job)?)?;
         }
         self.commit().await
     }
@@ -160,12 +163,12 @@ impl Store {
         let encoded = codec::encode(&updated)?;
 
         let trees = (
-            &self.replays,
-            &self.deliveries,
-            &self.endpoint_deliveries,
-            &self.event_deliveries,
-            &self.delivery_search,
-            &self.wheel,
+            &self.trees()?.replays,
+            &self.trees()?.deliveries,
+            &self.trees()?.endpoint_deliveries,
+            &self.trees()?.event_deliveries,
+            &self.trees()?.delivery_search,
+            &self.trees()?.wheel,
         );
         let transaction = || {
             trees.transaction(
@@ -216,7 +219,7 @@ impl Store {
         only: Option<&[EndpointId]>,
     ) -> Result<Vec<(Endpoint, EventFilter)>, StoreError> {
         let mut targets = Vec::new();
-        for entry in self.endpoints.iter() {
+        for entry in self.trees()?.endpoints.iter() {
             let endpoint: Endpoint = codec::decode(&entry?.1)?;
             if only.is_some_and(|ids| !ids.contains(&endpoint.id)) {
                 continue;
@@ -251,7 +254,7 @@ impl Store {
                 };
                 let end = EventId::lowest_at(*to_ms).to_bytes();
                 let mut events = Vec::with_capacity(size);
-                let mut range = self.events.range(start..end);
+                let mut range = self.trees()?.events.range(start..end);
                 for entry in range.by_ref().take(size) {
                     events.push(codec::decode::<Event>(&entry?.1)?);
                 }

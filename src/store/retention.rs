@@ -1,7 +1,9 @@
-//! Retention: removing old events with their finished deliveries,
+//! Retention: removing old events with their removable deliveries,
 //! attempts and index entries, a small batch per transaction, and expiring
-//! old idempotency records. An event that still has an open (pending or
-//! held) delivery is kept whole, so nothing owed is ever lost. A batch and
+//! old idempotency records. An event that still has a pending delivery is
+//! kept whole, so nothing being retried is lost; a held delivery (its
+//! endpoint is disabled) does not keep it: it is cancelled and removed with
+//! its event, so a switched-off endpoint cannot pin the log. A batch and
 //! a replay step never run at once (`Store::exclusive_log_maintenance`), so
 //! a replay cannot add a delivery to an event between the batch reading the
 //! event's deliveries and removing it.
@@ -10,6 +12,7 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::events::IdempotencyRecord;
+use super::open_count::Change;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EventId};
@@ -25,7 +28,7 @@ pub struct PurgeOutcome {
 
 impl Store {
     /// Removes up to `limit` events created before `before_ms`, starting after
-    /// `after`, each with its finished deliveries. Blocking. Excludes replay
+    /// `after`, each with its removable and held deliveries. Blocking. Excludes replay
     /// steps, so the deliveries read here are all the event has when the
     /// transaction removes it.
     pub fn purge_events(
@@ -38,14 +41,14 @@ impl Store {
         let start = after.map_or([0; 16], keys::after);
         let end = EventId::lowest_at(before_ms).to_bytes();
         let mut candidates: Vec<(EventId, Vec<DeliveryId>)> = Vec::new();
-        for entry in self.events.range(start..end).take(limit) {
+        for entry in self.trees()?.events.range(start..end).take(limit) {
             let (key, _) = entry?;
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
                 continue;
             };
             let event = EventId::from_bytes(bytes);
             let mut owned = Vec::new();
-            for entry in self.event_deliveries.scan_prefix(event.to_bytes()) {
+            for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
                 if let Some(id) = keys::pair_second(&entry?.0) {
                     owned.push(id);
                 }
@@ -56,59 +59,67 @@ impl Store {
             .then(|| candidates.last().map(|(id, _)| *id))
             .flatten();
 
+        let open = self.trees()?;
         let trees = (
-            &self.events,
-            &self.deliveries,
-            &self.attempts,
-            &self.endpoint_deliveries,
-            &self.event_deliveries,
-            &self.delivery_search,
-            &self.claimed,
+            &open.events,
+            &open.deliveries,
+            &open.attempts,
+            &open.endpoint_deliveries,
+            &open.event_deliveries,
+            &open.delivery_search,
+            &open.claimed,
         );
-        let (removed, kept) = trees.transaction(
-            |(events, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
-                let (mut removed, mut kept) = (0, 0);
-                'event: for (event, owned) in &candidates {
-                    // Read inside the transaction, so a delivery that became
-                    // pending meanwhile (a manual retry) keeps its event.
-                    let mut finished: Vec<Delivery> = Vec::with_capacity(owned.len());
-                    for id in owned {
-                        let Some(bytes) = deliveries.get(id.to_bytes())? else {
-                            continue;
-                        };
-                        let delivery: Delivery =
-                            codec::decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                        let open = matches!(
-                            delivery.status,
-                            DeliveryStatus::Pending | DeliveryStatus::Held
-                        );
-                        if open || claimed.get(id.to_bytes())?.is_some() {
-                            kept += 1;
-                            continue 'event;
+        // Removing a held delivery changes the held gauge: counted.
+        let (removed, kept) = self.counted(|| {
+            let (removed, kept, held) = trees.transaction(
+                |(events, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
+                    let (mut removed, mut kept, mut held) = (0, 0, Vec::new());
+                    'event: for (event, owned) in &candidates {
+                        // Read inside the transaction, so a delivery that became
+                        // pending meanwhile (a manual retry) keeps its event.
+                        let mut removable: Vec<Delivery> = Vec::with_capacity(owned.len());
+                        for id in owned {
+                            let Some(bytes) = deliveries.get(id.to_bytes())? else {
+                                continue;
+                            };
+                            let delivery: Delivery = codec::decode(&bytes)
+                                .map_err(ConflictableTransactionError::Abort)?;
+                            let pending = delivery.status == DeliveryStatus::Pending;
+                            if pending || claimed.get(id.to_bytes())?.is_some() {
+                                kept += 1;
+                                continue 'event;
+                            }
+                            removable.push(delivery);
                         }
-                        finished.push(delivery);
-                    }
-                    for delivery in &finished {
-                        let id = delivery.id;
-                        deliveries.remove(&id.to_bytes()[..])?;
-                        for number in 1..=delivery.attempts {
-                            attempts.remove(&keys::attempt(id, number)[..])?;
+                        for delivery in &removable {
+                            let id = delivery.id;
+                            if delivery.status == DeliveryStatus::Held {
+                                held.push(Change::Removed(keys::by_status(
+                                    DeliveryStatus::Held,
+                                    id,
+                                )));
+                            }
+                            deliveries.remove(&id.to_bytes()[..])?;
+                            for number in 1..=delivery.attempts {
+                                attempts.remove(&keys::attempt(id, number)[..])?;
+                            }
+                            by_endpoint.remove(&keys::pair(delivery.endpoint_id, id)[..])?;
+                            // Every status: a crash can leave a stale entry behind.
+                            for status in DeliveryStatus::ALL {
+                                search.remove(&keys::by_status(status, id)[..])?;
+                            }
                         }
-                        by_endpoint.remove(&keys::pair(delivery.endpoint_id, id)[..])?;
-                        // Every status: a crash can leave a stale entry behind.
-                        for status in DeliveryStatus::ALL {
-                            search.remove(&keys::by_status(status, id)[..])?;
+                        for id in owned {
+                            by_event.remove(&keys::pair(*event, *id)[..])?;
                         }
+                        events.remove(&event.to_bytes()[..])?;
+                        removed += 1;
                     }
-                    for id in owned {
-                        by_event.remove(&keys::pair(*event, *id)[..])?;
-                    }
-                    events.remove(&event.to_bytes()[..])?;
-                    removed += 1;
-                }
-                Ok((removed, kept))
-            },
-        )?;
+                    Ok((removed, kept, held))
+                },
+            )?;
+            Ok(((removed, kept), held))
+        })?;
         Ok(PurgeOutcome {
             removed,
             kept,
@@ -121,7 +132,7 @@ impl Store {
     /// the tree only ever holds one window's worth of keys. Blocking.
     pub fn expire_idempotency(&self, before_ms: u64) -> Result<usize, StoreError> {
         let mut expired = 0;
-        for entry in self.idempotency.iter() {
+        for entry in self.trees()?.idempotency.iter() {
             let (key, value) = entry?;
             let stale = match codec::decode::<IdempotencyRecord>(&value) {
                 Ok(record) => record.stored_at_ms < before_ms,
@@ -131,6 +142,7 @@ impl Store {
             if stale {
                 // Only if unchanged, so a key re-stored meanwhile survives.
                 if self
+                    .trees()?
                     .idempotency
                     .compare_and_swap(&key, Some(&value), None as Option<&[u8]>)?
                     .is_ok()
@@ -204,7 +216,7 @@ mod tests {
                 }
             })
         };
-        let finished = replaying.join().unwrap();
+        let removable = replaying.join().unwrap();
         purging.join().unwrap();
 
         // Every event is either gone with nothing scheduled for it, or kept
@@ -220,6 +232,6 @@ mod tests {
                 None => assert!(deliveries.is_empty(), "a delivery lost its event"),
             }
         }
-        assert_eq!(finished.deliveries_scheduled, kept.len() as u64);
+        assert_eq!(removable.deliveries_scheduled, kept.len() as u64);
     }
 }

@@ -103,7 +103,7 @@ impl Store {
         let (old, new) = (keys::by_status(from, id), keys::by_status(to, id));
         self.counted(|| {
             let mut changes = Vec::with_capacity(2);
-            let value = match self.delivery_search.get(old)? {
+            let value = match self.trees()?.delivery_search.get(old)? {
                 Some(value) => {
                     changes.push(Change::Removed(old));
                     Some(value)
@@ -111,10 +111,10 @@ impl Store {
                 None => self.rebuilt_value(id)?,
             };
             if let Some(value) = value {
-                self.delivery_search.insert(new, value)?;
+                self.trees()?.delivery_search.insert(new, value)?;
                 changes.push(Change::Added(new));
             }
-            self.delivery_search.remove(old)?;
+            self.trees()?.delivery_search.remove(old)?;
             Ok(((), changes))
         })?;
         metrics().delivery_reached(to);
@@ -138,22 +138,22 @@ impl Store {
     /// existed (one pass over its deliveries), then starts counting the open
     /// deliveries for the gauges in the background (`open_count.rs`).
     pub(super) fn prepare_search_index(&self) -> Result<(), StoreError> {
-        if self.meta.get(BUILT_FLAG)?.is_none() {
+        if self.trees()?.meta.get(BUILT_FLAG)?.is_none() {
             let mut built = 0u64;
-            for item in self.deliveries.iter() {
+            for item in self.trees()?.deliveries.iter() {
                 let delivery: Delivery = codec::decode(&item?.1)?;
                 let event_type = self
                     .get_event(delivery.event_id)?
                     .map(|e| e.event_type)
                     .unwrap_or_default();
-                self.delivery_search.insert(
+                self.trees()?.delivery_search.insert(
                     keys::by_status(delivery.status, delivery.id),
                     entry_value(delivery.endpoint_id, &event_type),
                 )?;
                 built += 1;
             }
-            self.meta.insert(BUILT_FLAG, &[1u8])?;
-            self.db.flush()?;
+            self.trees()?.meta.insert(BUILT_FLAG, &[1u8])?;
+            self.trees()?.db.flush()?;
             if built > 0 {
                 tracing::info!(deliveries = built, "built the deliveries search index");
             }
@@ -206,10 +206,12 @@ impl Store {
             Some(status) => vec![status],
             None => DeliveryStatus::ALL.to_vec(),
         };
+        let trees = self.trees()?;
         let mut walks: Vec<Walk> = statuses
             .iter()
             .map(|s| {
-                self.delivery_search
+                trees
+                    .delivery_search
                     .range(keys::by_status(*s, low)..keys::by_status(*s, high))
                     .rev()
             })
@@ -264,7 +266,7 @@ impl Store {
             return Ok(page.finish());
         }
         let range = keys::pair(endpoint, low)..keys::pair(endpoint, high);
-        for item in self.endpoint_deliveries.range(range).rev() {
+        for item in self.trees()?.endpoint_deliveries.range(range).rev() {
             let (key, _) = item?;
             let Some(id) = keys::pair_second::<crate::ids::DeliveryKind>(&key) else {
                 continue;
@@ -273,6 +275,7 @@ impl Store {
             let found = match self.get_delivery(id)? {
                 Some(delivery) => {
                     let value = self
+                        .trees()?
                         .delivery_search
                         .get(keys::by_status(delivery.status, id))?;
                     event_type = value
@@ -385,12 +388,14 @@ mod tests {
         );
         for d in [&failed, &done] {
             store
+                .trees()
+                .unwrap()
                 .deliveries
                 .insert(d.id.to_bytes(), codec::encode(d).unwrap())
                 .unwrap();
         }
         // As an older hookd left it: deliveries, no index; then the next open.
-        store.meta.remove(BUILT_FLAG).unwrap();
+        store.trees().unwrap().meta.remove(BUILT_FLAG).unwrap();
         store.prepare_search_index().unwrap();
         let page = store
             .search_deliveries(&query(Some(DeliveryStatus::Failed), None))
@@ -422,6 +427,8 @@ mod tests {
         assert!(store.search_deliveries(&pending).unwrap().found.is_empty());
         // A crash between writing the new entry and removing the old one.
         store
+            .trees()
+            .unwrap()
             .delivery_search
             .insert(
                 keys::by_status(DeliveryStatus::Pending, d.id),
@@ -449,10 +456,14 @@ mod tests {
         let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         let wanted = delivery(DeliveryStatus::Failed, 1_000);
         store
+            .trees()
+            .unwrap()
             .deliveries
             .insert(wanted.id.to_bytes(), codec::encode(&wanted).unwrap())
             .unwrap();
         store
+            .trees()
+            .unwrap()
             .delivery_search
             .insert(
                 keys::by_status(DeliveryStatus::Failed, wanted.id),
@@ -464,6 +475,8 @@ mod tests {
             let id = DeliveryId::generate(2_000 + n);
             let key = keys::by_status(DeliveryStatus::Failed, id);
             store
+                .trees()
+                .unwrap()
                 .delivery_search
                 .insert(key, entry_value(wanted.endpoint_id, "common.type"))
                 .unwrap();

@@ -62,9 +62,10 @@ impl Store {
     /// Replaces a record's bytes (garbage when `bytes` is `None`) and returns
     /// what was there, so a test can make a read fail and then heal it.
     pub fn overwrite_record(&self, record: Record, bytes: Option<&[u8]>) -> Option<Vec<u8>> {
+        let trees = self.trees().ok()?;
         let (tree, key) = match record {
-            Record::Event(id) => (&self.events, id.to_bytes()),
-            Record::Delivery(id) => (&self.deliveries, id.to_bytes()),
+            Record::Event(id) => (&trees.events, id.to_bytes()),
+            Record::Delivery(id) => (&trees.deliveries, id.to_bytes()),
         };
         let garbage: &[u8] = &[0xff, 0xff, 0xff];
         tree.insert(key, bytes.unwrap_or(garbage))

@@ -27,7 +27,11 @@ impl Store {
         now_ms: u64,
     ) -> impl Iterator<Item = Result<WheelEntry, StoreError>> + '_ {
         let end = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
-        self.wheel.range(..end).filter_map(|entry| {
+        let (range, unavailable) = match self.trees() {
+            Ok(trees) => (Some(trees.wheel.range(..end)), None),
+            Err(error) => (None, Some(Err(error))),
+        };
+        let entries = range.into_iter().flatten().filter_map(|entry| {
             let (key, value) = match entry {
                 Ok(pair) => pair,
                 Err(e) => return Some(Err(e.into())),
@@ -39,13 +43,14 @@ impl Store {
                 delivery,
                 endpoint: EndpointId::from_bytes(endpoint),
             }))
-        })
+        });
+        unavailable.into_iter().chain(entries)
     }
 
     /// When the earliest entry due strictly after `now_ms` is due, if any.
     pub fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
         let start = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
-        match self.wheel.range(start..).next() {
+        match self.trees()?.wheel.range(start..).next() {
             Some(entry) => Ok(keys::parse_wheel(&entry?.0).map(|(due, _)| due)),
             None => Ok(None),
         }
@@ -60,9 +65,16 @@ impl Store {
         // both and the delivery is attempted (at least) once more, never lost.
         // The claim's value is its token (the entry's due time): recording
         // the attempt removes the claim only if it is still this one.
-        self.claimed.insert(id.to_bytes(), &due_ms.to_be_bytes())?;
-        if self.wheel.remove(keys::wheel(due_ms, id))?.is_none() {
-            self.claimed.remove(id.to_bytes())?;
+        self.trees()?
+            .claimed
+            .insert(id.to_bytes(), &due_ms.to_be_bytes())?;
+        if self
+            .trees()?
+            .wheel
+            .remove(keys::wheel(due_ms, id))?
+            .is_none()
+        {
+            self.trees()?.claimed.remove(id.to_bytes())?;
             return Ok(false);
         }
         Ok(true)
@@ -88,7 +100,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<usize, StoreError> {
         let mut requeued = 0;
-        for entry in self.claimed.iter() {
+        for entry in self.trees()?.claimed.iter() {
             let (key, claim) = entry?;
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
                 continue;
@@ -109,29 +121,27 @@ impl Store {
             };
             if let Some(mut delivery) = pending {
                 let on_wheel = match delivery.next_attempt_ms {
-                    Some(due) => self.wheel.contains_key(keys::wheel(due, id))?,
+                    Some(due) => self.trees()?.wheel.contains_key(keys::wheel(due, id))?,
                     None => false,
                 };
                 if !on_wheel {
                     delivery.next_attempt_ms = Some(now_ms);
                     self.put_delivery(DeliveryStatus::Pending, &delivery)?;
-                    self.wheel
+                    self.trees()?
+                        .wheel
                         .insert(keys::wheel(now_ms, id), &delivery.endpoint_id.to_bytes())?;
                     requeued += 1;
                 }
             }
             // Only if unchanged: a claim taken anew meanwhile is live work.
-            let _ = self
-                .claimed
-                .compare_and_swap(key, Some(claim), None as Option<&[u8]>)?;
+            let _ =
+                self.trees()?
+                    .claimed
+                    .compare_and_swap(key, Some(claim), None as Option<&[u8]>)?;
         }
         if requeued > 0 {
             self.wheel_changed.notify_one();
         }
         Ok(requeued)
-    }
-
-    pub fn wheel_depth(&self) -> usize {
-        self.wheel.len()
     }
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::api::scope::parse_account_id;
 use crate::config::Settings;
 use crate::domain::duration::parse_duration;
+use crate::domain::endpoint::is_reserved_header;
 use crate::domain::filter::EventFilter;
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::target::validate_url;
@@ -165,6 +166,12 @@ pub fn apply(
             return Err(ApiError::invalid(
                 "invalid_signature_header",
                 "signature_header must be an HTTP header name (letters, digits, '-', '_')",
+            ));
+        }
+        if is_reserved_header(&header) {
+            return Err(ApiError::invalid(
+                "invalid_signature_header",
+                format!("signature_header may not name {header}: hookd or HTTP sets that header"),
             ));
         }
         endpoint.signature_header = header;

@@ -1,6 +1,6 @@
 //! `/api/v1/webhooks`: endpoint create, read, update, delete and secret.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::accounts::{existing, unknown_account};
 use super::endpoint_input::{apply, generate_secret, new_endpoint, validate_secret, EndpointInput};
 use super::pagination::{self, Page};
+use crate::api::body::optional_json;
 use crate::api::scope::{parse_account_id, Scope};
 use crate::api::AppState;
 use crate::clock::{format_rfc3339, now_ms};
@@ -364,10 +365,13 @@ pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
     scope: Scope,
     id: web::Path<String>,
-    input: Option<web::Json<RotateInput>>,
+    request: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Read and checked before anything changes: a refused body rotates nothing.
+    let input = optional_json::<RotateInput>(&request, payload).await?;
     let mut endpoint = load_own(&state, &id, &scope)?;
-    let input = input.map(web::Json::into_inner).unwrap_or(RotateInput {
+    let input = input.unwrap_or(RotateInput {
         secret: None,
         grace: None,
     });
