@@ -203,9 +203,10 @@ mod tests {
     use crate::config::Durability;
     use crate::store::StoreGuard;
 
-    /// Opens the store once the previous opening's background count (which
-    /// holds the database for a moment after closing) has let it go.
-    fn open_when_released(path: &std::path::Path) -> StoreGuard {
+    /// Opens the store as a start would. Closing the previous guard stopped
+    /// every thread of ours, but sled's own IO pool can hold the directory's
+    /// lock for a moment after its last handle drops.
+    fn open(path: &std::path::Path) -> StoreGuard {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             match StoreGuard::open_at(path, 1 << 24, Durability::Flush) {
@@ -293,7 +294,7 @@ mod tests {
             guard.close().unwrap();
         }
         for _ in 0..2 {
-            let guard = open_when_released(&path);
+            let guard = open(&path);
             let store = guard.store();
             let endpoint = store.get_endpoint(endpoint_id).unwrap().unwrap();
             assert_eq!(endpoint.description.as_deref(), Some("kept"));

@@ -224,6 +224,7 @@ impl StoreGuard {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
+        self.store.stop_counting();
         let flushed = self.store.flush_now();
         if let Ok(trees) = self.store.trees() {
             trees.committer.stop();

@@ -12,7 +12,9 @@
 //! missed.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use super::{keys, Store, StoreError};
 use crate::domain::DeliveryStatus;
@@ -81,12 +83,42 @@ impl Store {
         Ok(value)
     }
 
-    /// Counts the open entries into the gauges; run once, on its own thread.
+    /// Counts the open entries into the gauges in the background; the
+    /// store's guard stops and joins it on close (`stop_counting`).
+    pub(super) fn start_counting(&self) -> Result<(), StoreError> {
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hookd-count".into())
+            .spawn(move || {
+                if let Err(error) = store.count_open() {
+                    tracing::error!(%error, "could not count the open deliveries");
+                }
+            });
+        match spawned {
+            Ok(thread) => *self.count_thread() = Some(thread),
+            Err(_) => self.count_open()?,
+        }
+        Ok(())
+    }
+
+    /// Ends the background count early and waits for its thread, so that
+    /// nothing holds the database once the store is closed.
+    pub(super) fn stop_counting(&self) {
+        self.open_progress.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.count_thread().take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Counts the open entries into the gauges; run once.
     pub(super) fn count_open(&self) -> Result<(), StoreError> {
         for status in [DeliveryStatus::Pending, DeliveryStatus::Held] {
             let end = keys::by_status(status, DeliveryId::from_u128(u128::MAX));
             let mut from = Bound::Included(keys::by_status(status, DeliveryId::from_u128(0)));
             loop {
+                if self.open_progress.stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 let mut progress = self.progress();
                 let mut last = None;
                 let mut counted = 0;
@@ -119,13 +151,27 @@ impl Store {
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
         self.open_progress
+            .progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn count_thread(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.open_progress
+            .thread
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Kept in the store: `Mutex` is what `counted` and `count_open` share.
-pub(super) type OpenProgress = Mutex<Progress>;
+/// Kept in the store: the position `counted` and `count_open` share, and
+/// the count's thread with the flag that stops it.
+#[derive(Default)]
+pub(super) struct OpenProgress {
+    progress: Mutex<Progress>,
+    stop: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -158,19 +158,7 @@ impl Store {
                 tracing::info!(deliveries = built, "built the deliveries search index");
             }
         }
-        let store = self.clone();
-        // A thread that ends by itself once the count is done.
-        let spawned = std::thread::Builder::new()
-            .name("hookd-count".into())
-            .spawn(move || {
-                if let Err(error) = store.count_open() {
-                    tracing::error!(%error, "could not count the open deliveries");
-                }
-            });
-        if spawned.is_err() {
-            self.count_open()?;
-        }
-        Ok(())
+        self.start_counting()
     }
 
     /// One page of deliveries, newest first. Walks the index of the wanted
