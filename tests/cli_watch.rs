@@ -123,14 +123,7 @@ async fn deliveries_searched_by_status_endpoint_and_type() {
     let paid = daemon.publish("payment.paid", json!({})).await;
     let created = daemon.publish("user.created", json!({})).await;
     for event in [&paid, &created] {
-        let (_, body) = daemon
-            .api(
-                "GET",
-                &format!("/events/{}", event["id"].as_str().unwrap()),
-                None,
-            )
-            .await;
-        for delivery in body["deliveries"].as_array().unwrap() {
+        for delivery in common::deliveries_of(&daemon, event).await {
             let done = if delivery["endpoint_id"] == bad["id"] {
                 "failed"
             } else {

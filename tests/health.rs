@@ -7,7 +7,7 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{wait_count, wait_for, Daemon, Receiver, Reply};
+use common::{only_delivery_of, wait_count, wait_for, Daemon, Receiver, Reply};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -306,14 +306,7 @@ async fn a_name_resolving_to_loopback_is_blocked_at_send_time() {
     daemon.restart(&[("HOOKD__DELIVERY__ALLOW_PRIVATE_TARGETS", "false")]);
     for event_type in ["by.name", "by.literal"] {
         let event = daemon.publish(event_type, json!({})).await;
-        let (_, stored) = daemon
-            .api(
-                "GET",
-                &format!("/events/{}", event["id"].as_str().unwrap()),
-                None,
-            )
-            .await;
-        let id = stored["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let id = only_delivery_of(&daemon, &event).await;
         let body: Value = wait_for("the blocked delivery", Duration::from_secs(10), || async {
             let (_, body) = daemon.api("GET", &format!("/deliveries/{id}"), None).await;
             (body["status"] == "failed").then_some(body)

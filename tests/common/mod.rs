@@ -268,15 +268,24 @@ pub async fn delivery(daemon: &Daemon, id: &str) -> Value {
     body
 }
 
-pub async fn only_delivery_of(daemon: &Daemon, event: &Value) -> String {
-    let (_, body) = daemon
+/// The deliveries `GET /events/{id}` lists for a published event.
+pub async fn deliveries_of(daemon: &Daemon, event: &Value) -> Vec<Value> {
+    let (status, body) = daemon
         .api(
             "GET",
             &format!("/events/{}", event["id"].as_str().unwrap()),
             None,
         )
         .await;
-    body["deliveries"][0]["id"].as_str().unwrap().to_string()
+    assert_eq!(status, 200, "{body}");
+    body["deliveries"].as_array().cloned().unwrap_or_default()
+}
+
+pub async fn only_delivery_of(daemon: &Daemon, event: &Value) -> String {
+    deliveries_of(daemon, event).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 pub async fn wait_status(daemon: &Daemon, id: &str, status: &str) -> Value {
