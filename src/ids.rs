@@ -5,68 +5,76 @@
 //! lets the event log answer a date range as a plain key range. The prefix
 //! only exists on the wire; storage keeps the 128-bit value.
 //!
-//! IDs come from one process-wide monotonic generator: each is greater than
+//! IDs come from one process-wide monotonic counter: each is greater than
 //! every one minted before it, even within one millisecond or when the wall
 //! clock steps back, so listing order is creation order. At start the store
 //! seeds it past the highest stored ID ([`seed_past`]), which carries the
 //! order across restarts.
+//!
+//! An event's ID is minted as a block ([`EventId::generate_block`]): its low
+//! [`DELIVERY_BITS`] bits are zero and the IDs up to the end of the block
+//! are never minted, so the deliveries the event owes when it is published
+//! are named by the event's ID with their position in those bits. A
+//! delivery ID then leads back to its event without an index.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use ulid::{Generator, Ulid};
+use ulid::Ulid;
 
-/// The one generator every kind of ID shares, so any two IDs minted by this
-/// process compare in the order they were minted.
-static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
+/// The last ID minted (or seeded) in this process.
+static LAST: Mutex<u128> = Mutex::new(0);
 
-/// The next ULID from `generator`: stamped `now_ms`, or just past the
-/// previous one when that is not older (same millisecond, or a clock that
-/// stepped back).
-fn mint_from(generator: &mut Generator, now_ms: u64) -> Ulid {
-    let mut at_ms = now_ms;
-    loop {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(at_ms);
-        match generator.generate_from_datetime(at) {
-            Ok(ulid) => return ulid,
-            // The random part of the previous ID cannot grow any more (one
-            // chance in 2^80): move on to the next millisecond.
-            Err(ulid::MonotonicError::Overflow) => at_ms += 1,
-        }
+/// The low bits of an event ID that number the deliveries of its fan-out.
+pub const DELIVERY_BITS: u32 = 16;
+
+/// The most deliveries one event's fan-out can name.
+pub const MAX_FANOUT: usize = (1 << DELIVERY_BITS) - 1;
+
+const BLOCK_MASK: u128 = (1 << DELIVERY_BITS) - 1;
+
+/// The next ID after `last`: stamped `now_ms` with fresh random bits, or
+/// just past `last` when that would not be greater (same millisecond, or a
+/// clock that stepped back).
+fn next_after(last: u128, now_ms: u64) -> u128 {
+    let fresh = Ulid::from_parts(now_ms, rand::random::<u128>()).0;
+    if fresh > last {
+        fresh
+    } else {
+        last.saturating_add(1)
     }
 }
 
-/// Moves `generator` past `highest`. The generator has no setter: minting one
-/// ID in the millisecond after `highest` leaves it there, and later IDs only
-/// grow from it. A lower `highest` changes nothing that matters.
-fn seed_from(generator: &mut Generator, highest: u128) {
-    mint_from(generator, Ulid(highest).timestamp_ms().saturating_add(1));
+/// The first ID of the next free block: its low bits zero, the whole block
+/// after `last`.
+fn block_after(last: u128, now_ms: u64) -> u128 {
+    next_after(last, now_ms).saturating_add(BLOCK_MASK) & !BLOCK_MASK
 }
 
-fn mint(now_ms: u64) -> Ulid {
-    let mut generator = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    mint_from(&mut generator, now_ms)
+fn last() -> std::sync::MutexGuard<'static, u128> {
+    LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn mint(now_ms: u64) -> u128 {
+    let mut last = last();
+    *last = next_after(*last, now_ms);
+    *last
 }
 
 /// A fresh ID as text behind `prefix`, for kinds whose IDs are not always
 /// generated (account IDs may be the platform's own).
 pub fn generate_prefixed(prefix: &str, now_ms: u64) -> String {
-    format!("{prefix}{}", mint(now_ms))
+    format!("{prefix}{}", Ulid(mint(now_ms)))
 }
 
 /// Makes every ID minted from now on greater than `highest` (a stored ID of
 /// any kind), so the order survives a restart and a clock that stepped back.
 pub fn seed_past(highest: u128) {
-    let mut generator = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    seed_from(&mut generator, highest);
+    let mut last = last();
+    *last = (*last).max(highest);
 }
 
 /// What kind of object an ID names; only supplies the wire prefix.
@@ -100,7 +108,7 @@ impl<K: IdKind> Id<K> {
     /// A fresh ID stamped with `now_ms`, greater than every ID minted
     /// before it (see [`mint`]).
     pub fn generate(now_ms: u64) -> Self {
-        Self::from_u128(mint(now_ms).0)
+        Self::from_u128(mint(now_ms))
     }
 
     /// The smallest ID that could have been created at `ms`: the lower bound
@@ -129,6 +137,42 @@ impl<K> Id<K> {
 
     pub fn created_ms(self) -> u64 {
         Ulid(self.value).timestamp_ms()
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.value
+    }
+}
+
+impl EventId {
+    /// A fresh event ID that starts a block of IDs (see the module comment).
+    pub fn generate_block(now_ms: u64) -> EventId {
+        let mut last = last();
+        let first = block_after(*last, now_ms);
+        *last = first | BLOCK_MASK;
+        EventId::from_u128(first)
+    }
+
+    /// The ID of the `index`-th delivery (from 0) of this event's fan-out,
+    /// or `None` past [`MAX_FANOUT`].
+    pub fn fanout_delivery(self, index: usize) -> Option<DeliveryId> {
+        (index < MAX_FANOUT).then(|| DeliveryId::from_u128(self.value | (index as u128 + 1)))
+    }
+
+    /// The last ID of this event's block: seeding past it keeps its
+    /// delivery IDs from being minted again.
+    pub fn block_end(self) -> u128 {
+        self.value | BLOCK_MASK
+    }
+}
+
+impl DeliveryId {
+    /// The event and fan-out position this ID names, if it has that form
+    /// (see [`EventId::fanout_delivery`]). Other delivery IDs (replays) give
+    /// an event that owes no such delivery, which the caller's lookup finds.
+    pub fn fanout_position(self) -> Option<(EventId, usize)> {
+        let position = (self.value & BLOCK_MASK) as usize;
+        (position > 0).then(|| (EventId::from_u128(self.value & !BLOCK_MASK), position - 1))
     }
 }
 
@@ -232,27 +276,34 @@ mod tests {
 
     #[test]
     fn ids_grow_within_a_millisecond() {
-        let mut generator = Generator::new();
-        let ids: Vec<Ulid> = (0..100)
-            .map(|_| mint_from(&mut generator, 1_700_000_000_000))
-            .collect();
-        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        let mut last = 0;
+        for _ in 0..100 {
+            let next = next_after(last, 1_700_000_000_000);
+            assert!(next > last);
+            last = next;
+        }
     }
 
     #[test]
     fn ids_grow_when_the_clock_steps_back() {
-        let mut generator = Generator::new();
-        let later = mint_from(&mut generator, 1_800_000_000_000);
-        let earlier_clock = mint_from(&mut generator, 1_700_000_000_000);
-        assert!(earlier_clock > later);
+        let later = next_after(0, 1_800_000_000_000);
+        assert!(next_after(later, 1_700_000_000_000) > later);
     }
 
     #[test]
-    fn seeding_puts_new_ids_past_a_stored_one() {
-        let mut generator = Generator::new();
-        let stored = Ulid::from_parts(1_900_000_000_000, u128::MAX);
-        seed_from(&mut generator, stored.0);
-        assert!(mint_from(&mut generator, 1_000) > stored);
+    fn an_event_block_names_its_deliveries_and_is_never_reused() {
+        let now = 1_700_000_000_000;
+        let last = Ulid::from_parts(now, 12_345).0;
+        let first = block_after(last, now);
+        assert!(first > last);
+        assert_eq!(first & BLOCK_MASK, 0);
+        let event = EventId::from_u128(first);
+        let third = event.fanout_delivery(2).unwrap();
+        assert_eq!(third.fanout_position(), Some((event, 2)));
+        assert!(event.fanout_delivery(MAX_FANOUT).is_none());
+        assert!(event.fanout_delivery(MAX_FANOUT - 1).unwrap().as_u128() <= event.block_end());
+        assert!(block_after(event.block_end(), now) > event.block_end());
+        assert_eq!(DeliveryId::from_u128(first).fanout_position(), None);
     }
 
     #[test]

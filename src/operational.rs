@@ -6,7 +6,6 @@
 use serde_json::Value;
 
 use crate::clock::now_ms;
-use crate::config::Settings;
 use crate::domain::event_type::EventType;
 use crate::domain::Event;
 use crate::store::{Store, StoreError};
@@ -18,24 +17,19 @@ pub const PARTNER_REGISTERED: &str = "hookd.partner.registered";
 /// Appends an operational event and fans it out. Failures are logged, not
 /// returned to the caller's caller: an operator notice must never fail the
 /// work that triggered it.
-pub async fn emit(store: &Store, settings: &Settings, event_type: &str, data: Value) {
-    if let Err(error) = try_emit(store, settings, event_type, data).await {
+pub async fn emit(store: &Store, event_type: &str, data: Value) {
+    if let Err(error) = try_emit(store, event_type, data).await {
         tracing::error!(%error, event_type, "could not emit an operational event");
     }
 }
 
-async fn try_emit(
-    store: &Store,
-    settings: &Settings,
-    event_type: &str,
-    data: Value,
-) -> Result<(), StoreError> {
+async fn try_emit(store: &Store, event_type: &str, data: Value) -> Result<(), StoreError> {
     let event_type =
         EventType::parse_operational(event_type).map_err(|e| StoreError::Codec(e.to_string()))?;
     let now = now_ms();
     let event = Event::new(&event_type, &data, now);
     store
-        .append_event(event, None, &settings.delivery.retry_schedule, now)
+        .append_event(event, None, now)
         .await?;
     Ok(())
 }

@@ -147,7 +147,6 @@ async fn receive(
             }],
             Some(&key),
             DEDUP_WINDOW.as_millis() as u64,
-            &state.settings.delivery.retry_schedule,
             now,
         )
         .await?;

@@ -185,7 +185,6 @@ pub(crate) async fn register(
     tracing::info!(partner = %partner.id, endpoint = %endpoint.id, url = %endpoint.url, "partner registered");
     emit(
         &state.store,
-        settings,
         PARTNER_REGISTERED,
         json!({
             "partner_id": partner.id.to_string(),

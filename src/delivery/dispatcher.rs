@@ -6,7 +6,11 @@
 //! are local tasks on the same thread, so one hanging receiver only ever holds
 //! its own endpoint's slots.
 //!
-//! It also knows every claim it holds (waiting for a slot or being
+//! New events come from the log (`log_reader.rs`): their first attempts
+//! start from memory. The wheel holds the rest (retries, resumed, resent,
+//! replayed and scheduled deliveries).
+//!
+//! It also knows every wheel claim it holds (waiting for a slot or being
 //! attempted), so a periodic sweep returns any other claim to the wheel: one
 //! whose attempt a store error kept from starting or from being recorded.
 
@@ -20,11 +24,12 @@ use tokio::sync::mpsc;
 use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::delivery::limits::{Job, Limits};
+use crate::delivery::log_reader::{LogReader, READ_PER_PASS};
 use crate::delivery::worker::{run_attempt, AttemptContext};
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint};
-use crate::ids::{DeliveryId, EndpointId};
+use crate::ids::{DeliveryId, EndpointId, EventId};
 use crate::shutdown::Shutdown;
-use crate::store::{AttemptOutcome, Store, StoreError};
+use crate::store::{AttemptOutcome, Claim, Store, StoreError};
 
 /// How many wheel entries one pass may claim before yielding to other work.
 const CLAIM_BATCH: usize = 1024;
@@ -69,11 +74,12 @@ impl Dispatcher {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
         let wheel_changed = self.store.wheel_changed();
         let mut held = Held::new();
+        let mut reader = LogReader::new(&self.store);
         let mut next_sweep = now_ms() + STRANDED_CLAIM_SWEEP_MS;
 
         while !self.shutdown.is_requested() {
             while let Ok(finished) = done_rx.try_recv() {
-                finished.apply(&mut limits, &mut held);
+                finished.apply(&mut limits, &mut held, &mut reader);
             }
             let now = now_ms();
             if now >= next_sweep {
@@ -96,9 +102,25 @@ impl Dispatcher {
                     0
                 }
             };
-            let rate_wakeup =
-                self.start_ready(&mut limits, &mut held, &active, &context, &done_tx, now);
-            if claimed >= CLAIM_BATCH {
+            let read = match self.read_log(&mut reader, &mut limits, &active, now) {
+                Ok(read) => read,
+                Err(error) => {
+                    tracing::error!(%error, "dispatcher could not read the log; retrying within a second");
+                    wheel_failed = true;
+                    0
+                }
+            };
+            let rate_wakeup = self.start_ready(
+                &mut limits,
+                &mut held,
+                &mut reader,
+                &active,
+                &context,
+                &done_tx,
+                now,
+            );
+            reader.publish_cursor(&self.store, now);
+            if claimed >= CLAIM_BATCH || read >= READ_PER_PASS {
                 tokio::task::yield_now().await;
                 continue;
             }
@@ -118,7 +140,7 @@ impl Dispatcher {
             let sleep = Duration::from_millis(wake_at.saturating_sub(now_ms()));
             tokio::select! {
                 _ = wheel_changed.notified() => {}
-                Some(finished) = done_rx.recv() => finished.apply(&mut limits, &mut held),
+                Some(finished) = done_rx.recv() => finished.apply(&mut limits, &mut held, &mut reader),
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.shutdown.requested() => {}
             }
@@ -127,11 +149,26 @@ impl Dispatcher {
         let deadline = tokio::time::Instant::now() + self.settings.server.shutdown_grace;
         while limits.in_flight() > 0 {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-                Ok(Some(finished)) => finished.apply(&mut limits, &mut held),
+                Ok(Some(finished)) => finished.apply(&mut limits, &mut held, &mut reader),
                 _ => break,
             }
         }
+        reader.save_now(&self.store).await;
         tracing::info!(unfinished = limits.in_flight(), "dispatcher stopped");
+    }
+
+    /// Reads new events off the log into the lanes, after moving the owed
+    /// jobs of lanes that stopped keeping up to the wheel.
+    fn read_log(
+        &self,
+        reader: &mut LogReader,
+        limits: &mut Limits,
+        active: &Active,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        reader.spill(&self.store, limits, now)?;
+        let schedule = &self.settings.delivery.retry_schedule;
+        reader.read(&self.store, schedule, limits, active, now)
     }
 
     /// Returns the claims no attempt holds to the wheel (see the module doc).
@@ -176,7 +213,7 @@ impl Dispatcher {
             }
             claimed += 1;
             let Some(endpoint) = endpoint else {
-                let status = self.inactive_status(entry.endpoint)?;
+                let status = inactive_status(&self.store, entry.endpoint)?;
                 self.store.release_claim(entry.delivery, status)?;
                 continue;
             };
@@ -205,8 +242,9 @@ impl Dispatcher {
                 endpoint.id,
                 Job {
                     delivery,
-                    event,
-                    claim: entry.due_ms,
+                    event: std::sync::Arc::new(event),
+                    claim: Claim::Wheel(entry.due_ms),
+                    queued_ms: now,
                 },
             );
             if !limits.has_room(endpoint) {
@@ -236,17 +274,20 @@ impl Dispatcher {
             request_body: None,
             response_body: None,
         };
+        let claim = Claim::Wheel(claim);
         self.store
-            .record_attempt(delivery.id, claim, &attempt, AttemptOutcome::Failed)?;
+            .record_attempt(delivery, claim, "", &attempt, AttemptOutcome::Failed)?;
         Ok(())
     }
 
     /// Starts every waiting job its endpoint's limits allow; returns when the
     /// earliest rate-limited one may start.
+    #[allow(clippy::too_many_arguments)]
     fn start_ready(
         &self,
         limits: &mut Limits,
         held: &mut Held,
+        reader: &mut LogReader,
         active: &Active,
         context: &Rc<AttemptContext>,
         done: &mpsc::UnboundedSender<Finished>,
@@ -255,14 +296,10 @@ impl Dispatcher {
         let mut earliest = None;
         for endpoint_id in limits.endpoints_waiting() {
             let Some(endpoint) = active.get(&endpoint_id).copied() else {
-                let status = self
-                    .inactive_status(endpoint_id)
-                    .unwrap_or(DeliveryStatus::Cancelled);
+                let status =
+                    inactive_status(&self.store, endpoint_id).unwrap_or(DeliveryStatus::Cancelled);
                 for job in limits.drain_waiting(endpoint_id) {
-                    held.remove(&(job.delivery.id, job.claim));
-                    if let Err(error) = self.store.release_claim(job.delivery.id, status) {
-                        tracing::error!(%error, "could not release a claim");
-                    }
+                    self.settle_inactive(job, status, held, reader, now);
                 }
                 continue;
             };
@@ -272,12 +309,15 @@ impl Dispatcher {
                         let context = Rc::clone(context);
                         let endpoint = endpoint.clone();
                         let done = done.clone();
-                        let claim = (job.delivery.id, job.claim);
+                        let (claim, delivery, event) = (job.claim, job.delivery.id, job.event.id);
                         actix_web::rt::spawn(async move {
-                            run_attempt(&context, job, endpoint).await;
+                            let recorded = run_attempt(&context, job, endpoint).await;
                             let _ = done.send(Finished {
                                 endpoint: endpoint_id,
                                 claim,
+                                delivery,
+                                event,
+                                recorded,
                             });
                         });
                     }
@@ -291,34 +331,75 @@ impl Dispatcher {
         earliest
     }
 
-    /// What becomes of deliveries whose endpoint is not among the active
-    /// ones: held if it is disabled, cancelled if it was deleted.
-    fn inactive_status(&self, endpoint: EndpointId) -> Result<DeliveryStatus, StoreError> {
-        Ok(match self.store.get_endpoint(endpoint)? {
-            Some(_) => DeliveryStatus::Held,
-            None => DeliveryStatus::Cancelled,
-        })
+    /// Ends a waiting job whose endpoint is no longer active: its delivery
+    /// becomes `status` (held or cancelled).
+    fn settle_inactive(
+        &self,
+        job: Job,
+        status: DeliveryStatus,
+        held: &mut Held,
+        reader: &mut LogReader,
+        now: u64,
+    ) {
+        let settled = match job.claim {
+            Claim::Wheel(token) => {
+                held.remove(&(job.delivery.id, token));
+                self.store.release_claim(job.delivery.id, status)
+            }
+            Claim::Owed => {
+                let mut delivery = job.delivery;
+                delivery.status = status;
+                delivery.next_attempt_ms = None;
+                let settled = self.store.record_owed(&delivery, &job.event.event_type);
+                reader.finished(job.event.id, delivery.id, settled.is_ok(), now);
+                settled.map(|_| ())
+            }
+        };
+        if let Err(error) = settled {
+            tracing::error!(%error, "could not settle a delivery of an inactive endpoint");
+        }
     }
 }
 
+/// What becomes of deliveries whose endpoint is not among the active ones:
+/// held if it is disabled, cancelled if it was deleted.
+pub(crate) fn inactive_status(
+    store: &Store,
+    endpoint: EndpointId,
+) -> Result<DeliveryStatus, StoreError> {
+    Ok(match store.get_endpoint(endpoint)? {
+        Some(_) => DeliveryStatus::Held,
+        None => DeliveryStatus::Cancelled,
+    })
+}
+
 /// The active endpoints of one pass, by ID.
-type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
+pub(crate) type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
 
 /// The claims the dispatcher holds, as (delivery, claim token): a delivery
 /// retried at once can be claimed anew while its previous attempt is still
 /// winding down, and the two claims must not be confused.
 type Held = HashSet<(DeliveryId, u64)>;
 
-/// An attempt that has ended (recorded, or left its claim for the sweep).
+/// An attempt that has ended: recorded, or (`recorded` false) left for the
+/// sweep (a wheel claim) or for the log reader to read again (owed).
 struct Finished {
     endpoint: EndpointId,
-    claim: (DeliveryId, u64),
+    claim: Claim,
+    delivery: DeliveryId,
+    event: EventId,
+    recorded: bool,
 }
 
 impl Finished {
-    fn apply(self, limits: &mut Limits, held: &mut Held) {
+    fn apply(self, limits: &mut Limits, held: &mut Held, reader: &mut LogReader) {
         limits.finished(self.endpoint);
-        held.remove(&self.claim);
+        match self.claim {
+            Claim::Wheel(token) => {
+                held.remove(&(self.delivery, token));
+            }
+            Claim::Owed => reader.finished(self.event, self.delivery, self.recorded, now_ms()),
+        }
     }
 }
 
@@ -326,7 +407,7 @@ impl Finished {
 mod tests {
     use super::*;
     use crate::shutdown::Stopper;
-    use crate::store::testing::{endpoint, publish, temp_store, Record};
+    use crate::store::testing::{endpoint, publish_to_wheel, temp_store, Record};
 
     #[test]
     fn a_wheel_read_error_is_retried_within_a_second() {
@@ -361,7 +442,7 @@ mod tests {
         let store = guard.store();
         endpoint(&store).await;
         let now = now_ms();
-        let (_, deliveries) = publish(&store, now).await;
+        let (_, deliveries) = publish_to_wheel(&store, now).await;
         let delivery = deliveries[0].id;
         let token = deliveries[0].next_attempt_ms.unwrap();
         let dispatcher = dispatcher(store.clone());
@@ -395,7 +476,7 @@ mod tests {
         let store = guard.store();
         endpoint(&store).await;
         let now = now_ms();
-        let (_, deliveries) = publish(&store, now).await;
+        let (_, deliveries) = publish_to_wheel(&store, now).await;
         let delivery = &deliveries[0];
         assert!(store.claim(now, delivery.id).unwrap());
         // Recorded with a retry, but the claim stayed (a stale claim token
@@ -411,7 +492,13 @@ mod tests {
         };
         let retry_at = now + 60_000;
         store
-            .record_attempt(delivery.id, 0, &attempt, AttemptOutcome::RetryAt(retry_at))
+            .record_attempt(
+                delivery,
+                Claim::Wheel(0),
+                "test.happened",
+                &attempt,
+                AttemptOutcome::RetryAt(retry_at),
+            )
             .unwrap();
         assert_eq!(store.requeue_stranded_claims(|_, _| false, now).unwrap(), 0);
         let due: Vec<_> = store
@@ -432,7 +519,7 @@ mod tests {
         let store = guard.store();
         endpoint(&store).await;
         let now = now_ms();
-        let (event, deliveries) = publish(&store, now).await;
+        let (event, deliveries) = publish_to_wheel(&store, now).await;
         let delivery = deliveries[0].id;
         store.overwrite_record(Record::Event(event), None);
         let mut held = Held::new();

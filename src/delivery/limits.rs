@@ -2,16 +2,29 @@
 //! and the process-wide cap. One slow endpoint fills only its own lane.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::domain::{Delivery, Endpoint, Event};
 use crate::ids::EndpointId;
+use crate::store::Claim;
 
-/// A claimed delivery waiting for its endpoint's next free start.
+/// Owed deliveries read from the log that may wait in memory at once:
+/// the log reader pauses beyond this.
+const OWED_WINDOW: usize = 4096;
+
+/// An endpoint whose oldest waiting job has waited this long has stopped
+/// keeping up: its owed jobs go to the wheel instead of memory.
+const STALE_AFTER_MS: u64 = 2_000;
+
+/// A delivery waiting for its endpoint's next free start.
 pub struct Job {
     pub delivery: Delivery,
-    pub event: Event,
-    /// The claim's token (see `Store::claim`), handed back when recording.
-    pub claim: u64,
+    /// Shared by every delivery of one event's fan-out.
+    pub event: Arc<Event>,
+    /// What holds the delivery, handed back when recording.
+    pub claim: Claim,
+    /// When it joined its lane.
+    pub queued_ms: u64,
 }
 
 #[derive(Default)]
@@ -27,6 +40,8 @@ pub struct Limits {
     default_endpoint_cap: u32,
     in_flight: usize,
     waiting: usize,
+    /// Of `waiting`, the owed deliveries read from the log.
+    waiting_owed: usize,
     lanes: HashMap<EndpointId, Lane>,
 }
 
@@ -37,6 +52,7 @@ impl Limits {
             default_endpoint_cap,
             in_flight: 0,
             waiting: 0,
+            waiting_owed: 0,
             lanes: HashMap::new(),
         }
     }
@@ -45,9 +61,42 @@ impl Limits {
         endpoint.max_in_flight.unwrap_or(self.default_endpoint_cap)
     }
 
-    /// No more work may be claimed at all.
+    /// No more work may be claimed off the wheel at all.
     pub fn full(&self) -> bool {
-        self.in_flight + self.waiting >= self.total_cap
+        self.in_flight + self.waiting - self.waiting_owed >= self.total_cap
+    }
+
+    /// Whether the log reader may put more owed deliveries in memory.
+    pub fn owed_room(&self) -> bool {
+        self.waiting_owed < OWED_WINDOW
+    }
+
+    /// Whether `endpoint`'s oldest waiting job has waited too long.
+    pub fn stale(&self, endpoint: EndpointId, now_ms: u64) -> bool {
+        self.lanes
+            .get(&endpoint)
+            .and_then(|lane| lane.waiting.front())
+            .is_some_and(|job| job.queued_ms + STALE_AFTER_MS < now_ms)
+    }
+
+    /// Takes the owed jobs out of every stale lane, for the wheel.
+    pub fn spill_stale(&mut self, now_ms: u64) -> Vec<Job> {
+        let stale: Vec<EndpointId> = self
+            .lanes
+            .keys()
+            .filter(|id| self.stale(**id, now_ms))
+            .copied()
+            .collect();
+        let mut spilled = Vec::new();
+        for endpoint in stale {
+            for job in self.drain_waiting(endpoint) {
+                match job.claim {
+                    Claim::Owed => spilled.push(job),
+                    Claim::Wheel(_) => self.enqueue(endpoint, job),
+                }
+            }
+        }
+        spilled
     }
 
     /// Whether one more delivery for `endpoint` may be claimed now.
@@ -60,6 +109,9 @@ impl Limits {
     }
 
     pub fn enqueue(&mut self, endpoint: EndpointId, job: Job) {
+        if job.claim == Claim::Owed {
+            self.waiting_owed += 1;
+        }
         self.lanes
             .entry(endpoint)
             .or_default()
@@ -71,10 +123,14 @@ impl Limits {
     /// The next job of `endpoint` allowed to start at `now_ms`, counted as in
     /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`.
     pub fn start_next(&mut self, endpoint: &Endpoint, now_ms: u64) -> Result<Job, Option<u64>> {
+        let endpoint_cap = self.endpoint_cap(endpoint);
+        if self.in_flight >= self.total_cap {
+            return Err(None);
+        }
         let Some(lane) = self.lanes.get_mut(&endpoint.id) else {
             return Err(None);
         };
-        if lane.waiting.is_empty() {
+        if lane.waiting.is_empty() || lane.in_flight >= endpoint_cap {
             return Err(None);
         }
         if let Some(rate) = endpoint.rate_limit_per_s.filter(|r| *r > 0) {
@@ -86,6 +142,9 @@ impl Limits {
         let job = lane.waiting.pop_front().ok_or(None)?;
         lane.in_flight += 1;
         self.waiting -= 1;
+        if job.claim == Claim::Owed {
+            self.waiting_owed -= 1;
+        }
         self.in_flight += 1;
         Ok(job)
     }
@@ -97,6 +156,7 @@ impl Limits {
         };
         let drained: Vec<Job> = lane.waiting.drain(..).collect();
         self.waiting -= drained.len();
+        self.waiting_owed -= drained.iter().filter(|j| j.claim == Claim::Owed).count();
         drained
     }
 

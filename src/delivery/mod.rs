@@ -14,6 +14,7 @@ pub mod client;
 pub mod dispatcher;
 pub mod health;
 pub mod limits;
+pub mod log_reader;
 pub mod outcome;
 pub mod payload;
 pub mod retry;

@@ -41,11 +41,13 @@ impl AttemptContext {
     }
 }
 
-pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint) {
+/// Runs one attempt; true once its outcome is recorded.
+pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint) -> bool {
     let Job {
         delivery,
         event,
         claim,
+        ..
     } = job;
     let number = delivery.attempts + 1;
     let _in_flight = metrics().attempt_in_flight();
@@ -91,22 +93,25 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     // Off the dispatcher's thread: sled may block here (a page evicted from
     // its cache can wait for the log to become stable), and every attempt
     // and the dispatcher itself share this one thread.
-    let (id, endpoint_id, outcome) = (delivery.id, endpoint.id, step.outcome);
+    let (endpoint_id, outcome) = (endpoint.id, step.outcome);
     let succeeded = outcome == AttemptOutcome::Succeeded;
-    let recorded = context
-        .store
-        .blocking(move |store| {
-            store.record_attempt(id, claim, &attempt, outcome)?;
-            store.record_health(endpoint_id, succeeded, finished_ms)
-        })
-        .await;
+    let recorded = {
+        let (delivery, event_type) = (delivery.clone(), event.event_type.clone());
+        context
+            .store
+            .blocking(move |store| {
+                store.record_attempt(&delivery, claim, &event_type, &attempt, outcome)?;
+                store.record_health(endpoint_id, succeeded, finished_ms)
+            })
+            .await
+    };
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {
-            // The claim stays in place: the dispatcher's sweep of stranded
-            // claims puts the delivery back on the wheel.
+            // A wheel claim stays in place for the dispatcher's sweep of
+            // stranded claims; an owed delivery is read off the log again.
             tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
-            return;
+            return false;
         }
     };
     let latency =
@@ -124,13 +129,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
             "last_status_code": status_code,
             "last_error": error,
         });
-        operational::emit(
-            &context.store,
-            &context.settings,
-            operational::DELIVERY_FAILED,
-            data,
-        )
-        .await;
+        operational::emit(&context.store, operational::DELIVERY_FAILED, data).await;
     }
     let reason = if step.disable_endpoint {
         Some(DisabledReason::Gone)
@@ -142,6 +141,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     if let Some(reason) = reason {
         disable(context, &endpoint, reason, finished_ms).await;
     }
+    true
 }
 
 /// Sends the attempt unless its target is forbidden; returns what happened
@@ -209,11 +209,5 @@ async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: Disabled
         "reason": reason,
         "disabled_at": format_rfc3339(now),
     });
-    operational::emit(
-        store,
-        &context.settings,
-        operational::ENDPOINT_DISABLED,
-        data,
-    )
-    .await;
+    operational::emit(store, operational::ENDPOINT_DISABLED, data).await;
 }

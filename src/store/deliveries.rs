@@ -1,9 +1,21 @@
-//! Deliveries and their attempts: reading them, recording an attempt's
-//! outcome, and sending one again by hand.
+//! Deliveries and their attempts: reading them (an owed delivery without a
+//! record as `log.rs` describes it), recording an attempt's outcome, and
+//! sending one again by hand.
 
+use super::owed::Found;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, EventId};
+
+/// What an attempt holds its delivery by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Claim {
+    /// Taken off the wheel; the token is the entry's due time (see
+    /// `Store::claim`).
+    Wheel(u64),
+    /// Read from the log, owed and without a record yet.
+    Owed,
+}
 
 /// What an attempt decided for its delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +33,16 @@ pub struct DeliveryPage {
 }
 
 impl Store {
+    /// A delivery by its record, or as owed when it has none yet.
     pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        match self.stored_delivery(id)? {
+            Some(delivery) => Ok(Some(delivery)),
+            None => self.unrecorded_owed(id),
+        }
+    }
+
+    /// A delivery's own record, if it has one.
+    pub(super) fn stored_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
         codec::read(&self.trees()?.deliveries, &id.to_bytes())
     }
 
@@ -45,12 +66,22 @@ impl Store {
             .collect()
     }
 
+    /// Every delivery of an event: those its publish owed, in fan-out
+    /// order, then those replays added.
     pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
         let mut found = Vec::new();
+        if let Some(logged) = self.get_logged(event)? {
+            for (id, endpoint) in logged.owed_ids() {
+                match self.stored_delivery(id)? {
+                    Some(delivery) => found.push(delivery),
+                    None => found.push(self.owed_delivery(id, event, endpoint)),
+                }
+            }
+        }
         for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
             let (key, _) = entry?;
             if let Some(delivery) = keys::pair_second(&key)
-                .map(|id| self.get_delivery(id))
+                .map(|id| self.stored_delivery(id))
                 .transpose()?
                 .flatten()
             {
@@ -60,7 +91,8 @@ impl Store {
         Ok(found)
     }
 
-    /// An endpoint's deliveries, newest first, optionally of one status.
+    /// An endpoint's deliveries, newest first, optionally of one status:
+    /// its recorded ones merged with those still owed to it.
     pub fn deliveries_of_endpoint(
         &self,
         endpoint: EndpointId,
@@ -68,22 +100,15 @@ impl Store {
         before: Option<DeliveryId>,
         limit: usize,
     ) -> Result<DeliveryPage, StoreError> {
-        let start = keys::pair(endpoint, DeliveryId::from_u128(0));
-        let end = match before {
-            Some(before) => keys::pair(endpoint, before),
-            None => keys::pair(endpoint, DeliveryId::from_u128(u128::MAX)),
-        };
+        let high = before.unwrap_or(DeliveryId::from_u128(u128::MAX));
         let mut deliveries = Vec::new();
         let mut next = None;
-        for entry in self.trees()?.endpoint_deliveries.range(start..end).rev() {
-            let (key, _) = entry?;
-            let Some(delivery) = keys::pair_second(&key)
-                .map(|id| self.get_delivery(id))
-                .transpose()?
-                .flatten()
-            else {
-                continue;
+        for found in self.endpoint_walk(endpoint, DeliveryId::from_u128(0), high)? {
+            let delivery = match found? {
+                Found::Recorded(id) => self.stored_delivery(id)?,
+                Found::Owed(owed) => Some(owed.delivery),
             };
+            let Some(delivery) = delivery else { continue };
             if status.is_some_and(|wanted| wanted != delivery.status) {
                 continue;
             }
@@ -96,41 +121,46 @@ impl Store {
         Ok(DeliveryPage { deliveries, next })
     }
 
-    /// Records a finished attempt and applies its outcome, releasing the claim.
-    /// A delivery held or cancelled while its attempt was in flight keeps that
-    /// status unless the attempt succeeded.
+    /// Records a finished attempt of `job` (the delivery as it was claimed)
+    /// and applies its outcome, releasing the claim. A delivery held or
+    /// cancelled while its attempt was in flight keeps that status unless
+    /// the attempt succeeded. An owed delivery gets its first record here
+    /// (`record_owed`), unflushed: the dispatch cursor covers it.
     pub fn record_attempt(
         &self,
-        id: DeliveryId,
-        claim: u64,
+        job: &Delivery,
+        claim: Claim,
+        event_type: &str,
         attempt: &Attempt,
         outcome: AttemptOutcome,
     ) -> Result<Option<Delivery>, StoreError> {
         // Plain writes in a crash-safe order rather than a transaction (see
-        // `claim`): the record, then the next wheel entry, then the claim, so
-        // a crash before the end means the attempt is made again after the
-        // restart, never that it is lost. The claim is removed only if it is
-        // still ours: a retry due at once may already have been claimed anew.
+        // `claim`): the attempt, the record, then the next wheel entry, then
+        // the claim, so a crash before the end means the attempt is made
+        // again after the restart, never that it is lost. The claim is
+        // removed only if it is still ours: a retry due at once may already
+        // have been claimed anew.
+        let id = job.id;
         self.trees()?
             .attempts
             .insert(keys::attempt(id, attempt.attempt), codec::encode(attempt)?)?;
+        if claim == Claim::Owed {
+            let mut owed = job.clone();
+            owed.status = DeliveryStatus::Pending;
+            let first = after_attempt(owed, attempt, outcome);
+            if self.record_owed(&first, event_type)? {
+                return Ok(Some(first));
+            }
+            // Recorded meanwhile: the outcome applies to that record.
+        }
         let delivery = loop {
             let Some(current) = self.trees()?.deliveries.get(id.to_bytes())? else {
-                self.trees()?.claimed.remove(id.to_bytes())?;
+                self.release_wheel_claim(id, claim)?;
                 return Ok(None);
             };
-            let mut delivery: Delivery = codec::decode(&current)?;
-            let before = delivery.status;
-            delivery.attempts = delivery.attempts.max(attempt.attempt);
-            delivery.updated_at_ms = attempt.at_ms;
-            let still_open = delivery.status == DeliveryStatus::Pending;
-            delivery.next_attempt_ms = None;
-            match outcome {
-                AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
-                AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
-                AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
-                _ => {}
-            }
+            let stored: Delivery = codec::decode(&current)?;
+            let before = stored.status;
+            let delivery = after_attempt(stored, attempt, outcome);
             // Compare-and-swap, so a hold or cancel written meanwhile is
             // re-read and kept rather than overwritten.
             let swapped = self.trees()?.deliveries.compare_and_swap(
@@ -149,19 +179,27 @@ impl Store {
                 .wheel
                 .insert(keys::wheel(due, id), &delivery.endpoint_id.to_bytes())?;
         }
-        // Err only means the claim is no longer ours: nothing to remove.
-        let _ = self.trees()?.claimed.compare_and_swap(
-            id.to_bytes(),
-            Some(&claim.to_be_bytes()[..]),
-            None as Option<&[u8]>,
-        )?;
+        self.release_wheel_claim(id, claim)?;
         Ok(Some(delivery))
+    }
+
+    /// Removes a wheel claim if it is still this one (Err from the swap only
+    /// means it is not: nothing to remove).
+    fn release_wheel_claim(&self, id: DeliveryId, claim: Claim) -> Result<(), StoreError> {
+        if let Claim::Wheel(token) = claim {
+            let _ = self.trees()?.claimed.compare_and_swap(
+                id.to_bytes(),
+                Some(&token.to_be_bytes()[..]),
+                None as Option<&[u8]>,
+            )?;
+        }
+        Ok(())
     }
 
     /// Ends a claim without an attempt: the delivery's endpoint turned out to
     /// be disabled (`Held`) or deleted (`Cancelled`).
     pub fn release_claim(&self, id: DeliveryId, status: DeliveryStatus) -> Result<(), StoreError> {
-        if let Some(mut delivery) = self.get_delivery(id)? {
+        if let Some(mut delivery) = self.stored_delivery(id)? {
             if delivery.status == DeliveryStatus::Pending {
                 delivery.status = status;
                 delivery.next_attempt_ms = None;
@@ -183,6 +221,10 @@ impl Store {
             return Ok(None);
         };
         let before = delivery.clone();
+        // Owed and never attempted yet: the dispatcher attempts it now anyway.
+        if self.stored_delivery(id)?.is_none() {
+            return Ok(Some(before));
+        }
         if matches!(
             delivery.status,
             DeliveryStatus::Held | DeliveryStatus::Cancelled
@@ -206,4 +248,19 @@ impl Store {
         self.wheel_changed.notify_one();
         Ok(Some(before))
     }
+}
+
+/// `delivery` after an attempt with this outcome.
+fn after_attempt(mut delivery: Delivery, attempt: &Attempt, outcome: AttemptOutcome) -> Delivery {
+    delivery.attempts = delivery.attempts.max(attempt.attempt);
+    delivery.updated_at_ms = attempt.at_ms;
+    let still_open = delivery.status == DeliveryStatus::Pending;
+    delivery.next_attempt_ms = None;
+    match outcome {
+        AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
+        AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
+        AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
+        _ => {}
+    }
+    delivery
 }

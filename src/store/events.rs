@@ -1,17 +1,15 @@
-//! The append-only event log, and publishing: an event, one delivery per
-//! matching endpoint (held if it is disabled), their wheel entries and the
-//! idempotency record, written with plain inserts in a crash-safe order (not
-//! one transaction).
-//! Events become readable in ID order, so a reader tailing the log with
-//! "after the last ID I saw" never misses one.
+//! Publishing: each event goes into the log with the endpoints it owes a
+//! delivery to (`log.rs`), one insert per event, and the idempotency record
+//! after them; then one shared flush. Events become readable in ID order, so
+//! a reader tailing the log with "after the last ID I saw" never misses one.
 
 use serde::{Deserialize, Serialize};
 
-use super::fanout;
+use super::log::LoggedEvent;
+use super::open_count::Change;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::routing::receives;
-use crate::domain::schedule::RetrySchedule;
 use crate::domain::{AccountId, Endpoint, Event};
 use crate::ids::EventId;
 use crate::metrics::{metrics, Source};
@@ -65,12 +63,11 @@ impl Store {
         batch: Vec<NewEvent>,
         idempotency_key: Option<&str>,
         window_ms: u64,
-        default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<AppendOutcome, StoreError> {
         let sources: Vec<Source> = batch.iter().map(|new| Source::of(&new.event)).collect();
         let outcome =
-            self.write_appends(batch, idempotency_key, window_ms, default_schedule, now_ms)?;
+            self.write_appends(batch, idempotency_key, window_ms, now_ms)?;
         if !outcome.duplicate {
             self.commit().await?;
             self.wheel_changed.notify_one();
@@ -81,18 +78,15 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The publishing writes. Plain inserts in a crash-safe order instead
-    /// of one cross-tree transaction, whose hand-offs between sled's threads
-    /// cost more than everything else a publish does: the events, then their
-    /// deliveries with their indexes, then their wheel entries, and the
-    /// idempotency record last. A crash part-way leaves an unanswered write
-    /// that the client retries (at least once), never an answered one lost.
+    /// The publishing writes: each event with the endpoints it owes (the
+    /// routing rule decides them here, once), then the idempotency record.
+    /// A crash part-way leaves an unanswered write that the client retries
+    /// (at least once), never an answered one lost.
     fn write_appends(
         &self,
         batch: Vec<NewEvent>,
         idempotency_key: Option<&str>,
         window_ms: u64,
-        default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<AppendOutcome, StoreError> {
         // Requests carrying a key take a lock, so a concurrent repeat cannot
@@ -112,38 +106,39 @@ impl Store {
                 });
             }
         }
-        // The events before their wheel entries: the dispatcher may claim an
-        // entry the moment it exists, and must find its event.
-        let batch = self.append_to_log(batch, now_ms)?;
         let subscribers = self.subscribers();
-        let mut rng = rand::thread_rng();
-        let mut appended = Vec::with_capacity(batch.len());
-        for NewEvent { event, only_to } in &batch {
-            let targets: Vec<&Endpoint> = match only_to {
-                Some(endpoint) => vec![endpoint],
-                None => subscribers
-                    .iter()
-                    .filter(|s| s.filter.matches(&event.event_type))
-                    .filter(|s| receives(&s.endpoint, event))
-                    .map(|s| &s.endpoint)
-                    .collect(),
-            };
-            for endpoint in &targets {
-                let delivery =
-                    fanout::fresh_delivery(event.id, endpoint, default_schedule, now_ms, &mut rng);
-                fanout::insert_plain(
-                    self,
-                    &delivery,
-                    &event.event_type,
-                    &codec::encode(&delivery)?,
-                )?;
-            }
-            appended.push(AppendedEvent {
-                id: event.id,
-                event_type: event.event_type.clone(),
-                deliveries: targets.len() as u32,
-            });
-        }
+        let planned = batch
+            .into_iter()
+            .map(|NewEvent { event, only_to }| {
+                let owed = match only_to {
+                    Some(endpoint) => vec![endpoint.id],
+                    None => subscribers
+                        .iter()
+                        .filter(|s| s.filter.matches(&event.event_type))
+                        .filter(|s| receives(&s.endpoint, &event))
+                        .map(|s| s.endpoint.id)
+                        .collect(),
+                };
+                LoggedEvent { event, owed }
+            })
+            .collect();
+        // The new owed deliveries count as pending from now on.
+        let logged = self.counted(|| {
+            let logged = self.append_to_log(planned, now_ms)?;
+            let owed = logged
+                .iter()
+                .flat_map(|l| l.owed_ids().map(|(id, _)| Change::Added(keys::owed(id))))
+                .collect();
+            Ok((logged, owed))
+        })?;
+        let appended: Vec<AppendedEvent> = logged
+            .iter()
+            .map(|l| AppendedEvent {
+                id: l.event.id,
+                event_type: l.event.event_type.clone(),
+                deliveries: l.owed.len() as u32,
+            })
+            .collect();
         if let Some(key) = idempotency_key {
             let record = IdempotencyRecord {
                 stored_at_ms: now_ms,
@@ -159,45 +154,12 @@ impl Store {
         })
     }
 
-    /// Gives each event its ID and inserts it, under one lock: IDs are minted
-    /// in the order events enter the log, so the log never gains an event
-    /// behind one a reader may already have seen. The tail moves past each
-    /// event once it is inserted; readers stop there (see `query_events`).
-    fn append_to_log(
-        &self,
-        mut batch: Vec<NewEvent>,
-        now_ms: u64,
-    ) -> Result<Vec<NewEvent>, StoreError> {
-        let mut tail = self
-            .log_tail
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for new in &mut batch {
-            new.event.id = EventId::generate(now_ms);
-            self.trees()?
-                .events
-                .insert(new.event.id.to_bytes(), codec::encode(&new.event)?)?;
-            *tail = Some(new.event.id);
-        }
-        Ok(batch)
-    }
-
-    /// The last event whose insert has finished: every event up to it is
-    /// readable, in ID order.
-    fn visible_tail(&self) -> Option<EventId> {
-        *self
-            .log_tail
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Appends a single event without an idempotency key (test sends,
     /// operational events), to `only_to` or to every subscriber.
     pub async fn append_event(
         &self,
         event: Event,
         only_to: Option<Endpoint>,
-        default_schedule: &RetrySchedule,
         now_ms: u64,
     ) -> Result<AppendedEvent, StoreError> {
         let outcome = self
@@ -205,7 +167,6 @@ impl Store {
                 vec![NewEvent { event, only_to }],
                 None,
                 0,
-                default_schedule,
                 now_ms,
             )
             .await?;
@@ -214,10 +175,6 @@ impl Store {
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::Unavailable("an appended event went missing".into()))
-    }
-
-    pub fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        codec::read(&self.trees()?.events, &id.to_bytes())
     }
 
     /// One page of the log in ID order. Walks the key range lazily, so a
@@ -236,9 +193,9 @@ impl Store {
             .to_bytes()
             .min(keys::after(tail));
         let mut page = Vec::new();
-        for entry in self.trees()?.events.range(start..end) {
+        for entry in self.trees()?.log.range(start..end) {
             let (_, value) = entry?;
-            let event: Event = codec::decode(&value)?;
+            let LoggedEvent { event, .. } = codec::decode(&value)?;
             if query
                 .types
                 .as_ref()

@@ -1,16 +1,19 @@
-//! Creating a fresh delivery and writing it with its indexes and wheel entry.
-//! Shared by publishing and replay so that a replayed delivery is written
-//! exactly as a published one: same records, same indexes, same wheel value.
+//! Writing a delivery's first record with its indexes and wheel entry:
+//! a replayed delivery (created here, with the event index that links it to
+//! its event) and an owed one (named by its event, `log.rs`) the first time
+//! something happens to it. One list of records serves both, so they are
+//! written alike: same indexes, same wheel value.
 
 use rand::Rng;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::open_count::Change;
 use super::search::entry_value;
-use super::{keys, Store, StoreError};
+use super::{codec, keys, Store, StoreError};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EventId};
+use crate::metrics::metrics;
 
 /// A new delivery of `event` to `endpoint`: pending, due at the first slot of
 /// the endpoint's schedule (with jitter), or held (off the wheel) while the
@@ -55,9 +58,10 @@ enum Target {
 }
 
 /// The records a new delivery consists of: the delivery (already encoded
-/// as `bytes`), its three indexes, and, unless it is held, its wheel entry,
-/// whose value is the endpoint so the dispatcher can apply per-endpoint
-/// limits without reading the delivery.
+/// as `bytes`), its indexes (the event index only for a delivery its event
+/// does not name), and, if it is due, its wheel entry, whose value is the
+/// endpoint so the dispatcher can apply per-endpoint limits without reading
+/// the delivery.
 fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
     let endpoint = delivery.endpoint_id.to_bytes().to_vec();
     let mut records = vec![
@@ -72,16 +76,18 @@ fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, 
             Vec::new(),
         ),
         (
-            Target::ByEvent,
-            keys::pair(delivery.event_id, delivery.id).to_vec(),
-            Vec::new(),
-        ),
-        (
             Target::Search,
             keys::by_status(delivery.status, delivery.id).to_vec(),
             entry_value(delivery.endpoint_id, event_type),
         ),
     ];
+    if delivery.id.fanout_position().map(|(event, _)| event) != Some(delivery.event_id) {
+        records.push((
+            Target::ByEvent,
+            keys::pair(delivery.event_id, delivery.id).to_vec(),
+            Vec::new(),
+        ));
+    }
     if let Some(due) = delivery.next_attempt_ms {
         records.push((
             Target::Wheel,
@@ -125,29 +131,50 @@ impl DeliveryTrees<'_> {
     }
 }
 
-/// Writes a new delivery's records with plain inserts (publishing): the
-/// delivery and its indexes before the wheel entry, so a crash part-way never
-/// leaves a wheel entry without its delivery.
-pub(super) fn insert_plain(
-    store: &Store,
-    delivery: &Delivery,
-    event_type: &str,
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    let trees = store.trees()?;
-    store.counted(|| {
-        for (target, key, value) in records(delivery, event_type, bytes) {
-            let tree = match target {
-                Target::Deliveries => &trees.deliveries,
-                Target::ByEndpoint => &trees.endpoint_deliveries,
-                Target::ByEvent => &trees.event_deliveries,
-                Target::Search => &trees.delivery_search,
-                Target::Wheel => &trees.wheel,
-            };
-            tree.insert(key, value)?;
+impl Store {
+    /// Writes the first record of an owed delivery, with its indexes and (if
+    /// due) its wheel entry: after an attempt, or to settle one without an
+    /// attempt (held, cancelled, or scheduled for later). Written with
+    /// plain inserts, the delivery first, so a crash
+    /// part-way never leaves a wheel entry without its delivery. Nothing is
+    /// written if it has a record already (returns false). Not flushed: the
+    /// dispatch cursor covers it until a flush has (`log.rs`).
+    pub fn record_owed(&self, delivery: &Delivery, event_type: &str) -> Result<bool, StoreError> {
+        let trees = self.trees()?;
+        let bytes = codec::encode(delivery)?;
+        // The record and its entries inside `counted`, so the start-up count
+        // sees the delivery either owed or recorded, never both.
+        let first = self.counted(|| {
+            let first = trees
+                .deliveries
+                .compare_and_swap(
+                    delivery.id.to_bytes(),
+                    None as Option<&[u8]>,
+                    Some(bytes.as_slice()),
+                )?
+                .is_ok();
+            if !first {
+                return Ok((false, Vec::new()));
+            }
+            for (target, key, value) in records(delivery, event_type, &bytes) {
+                let tree = match target {
+                    Target::Deliveries => continue,
+                    Target::ByEndpoint => &trees.endpoint_deliveries,
+                    Target::ByEvent => &trees.event_deliveries,
+                    Target::Search => &trees.delivery_search,
+                    Target::Wheel => &trees.wheel,
+                };
+                tree.insert(key, value)?;
+            }
+            let changes = vec![Change::Removed(keys::owed(delivery.id)), search_entry(delivery)];
+            Ok((true, changes))
+        })?;
+        if !first {
+            return Ok(false);
         }
-        Ok(((), vec![search_entry(delivery)]))
-    })
+        metrics().delivery_reached(delivery.status);
+        Ok(true)
+    }
 }
 
 /// The search entry a new delivery adds, for the open-delivery gauges.

@@ -48,6 +48,23 @@ pub fn by_status(status: DeliveryStatus, delivery: DeliveryId) -> [u8; 17] {
     key
 }
 
+/// The key an owed delivery (one without a record yet, see `log.rs`)
+/// stands under for the open counts: below every status, so the start-up
+/// count reaches the owed deliveries first. Never stored.
+pub fn owed(delivery: DeliveryId) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[1..].copy_from_slice(&delivery.to_bytes());
+    key
+}
+
+/// The status a counted key stands for: an owed delivery is pending.
+pub fn counted_status(key: &[u8]) -> Option<DeliveryStatus> {
+    match key.first() {
+        Some(0) => Some(DeliveryStatus::Pending),
+        _ => parse_by_status(key).map(|(status, _)| status),
+    }
+}
+
 pub fn parse_by_status(key: &[u8]) -> Option<(DeliveryStatus, DeliveryId)> {
     let status = STATUS_BYTES
         .iter()

@@ -1,6 +1,11 @@
 //! Moves a data directory written by the previous schema to the current
 //! one at open, in one pass, so an upgrade keeps every record.
 //!
+//! Version 2 → 3: the `events` tree becomes the `log`, each event with the
+//! endpoints it owes. An event of an older directory owes nothing from its
+//! publish: all its deliveries have their records and index entries already,
+//! so the dispatch cursor starts at its last event.
+//!
 //! Version 1 → 2: endpoints, events and replay jobs gained an account (and
 //! endpoints `all_accounts`). Stored values are positional, so each record
 //! is read with its old layout and written back with the new one. Every
@@ -13,7 +18,11 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
+use super::log::LoggedEvent;
 use super::{codec, Store, StoreError};
+
+/// The tree schemas 1 and 2 kept events in.
+const LEGACY_EVENTS: &str = "events";
 use crate::domain::replay::{ReplayJob, ReplayRequest, ReplaySelection, ReplayStatus};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{
@@ -106,7 +115,8 @@ impl Store {
             |old: EndpointV1| endpoint_v2(old, &partners),
         )?;
         self.rewrite_once(&self.trees()?.replays, "v2_replays", replay_v2)?;
-        for entry in self.trees()?.events.iter() {
+        let events = self.trees()?.db.open_tree(LEGACY_EVENTS)?;
+        for entry in events.iter() {
             let (key, value) = entry?;
             let old: EventV1 = codec::decode(&value)?;
             let event = Event {
@@ -117,8 +127,40 @@ impl Store {
                 test: old.test,
                 account_id: None,
             };
-            self.trees()?.events.insert(key, codec::encode(&event)?)?;
+            events.insert(key, codec::encode(&event)?)?;
         }
+        Ok(())
+    }
+
+    /// Copies every event of the schema 2 `events` tree into the `log`. A
+    /// run a crash interrupted starts over: the log is cleared first, and
+    /// the old tree is dropped only once the new version is recorded.
+    pub(super) fn migrate_v2_to_v3(&self) -> Result<usize, StoreError> {
+        let trees = self.trees()?;
+        let events = trees.db.open_tree(LEGACY_EVENTS)?;
+        trees.log.clear()?;
+        let mut copied = 0;
+        let mut last = None;
+        for entry in events.iter() {
+            let (key, value) = entry?;
+            let event: Event = codec::decode(&value)?;
+            last = Some(event.id);
+            let logged = LoggedEvent {
+                event,
+                owed: Vec::new(),
+            };
+            trees.log.insert(key, codec::encode(&logged)?)?;
+            copied += 1;
+        }
+        if let Some(last) = last {
+            self.set_saved_dispatch_cursor(last)?;
+        }
+        Ok(copied)
+    }
+
+    /// Drops what schema 2 kept and schema 3 does not.
+    pub(super) fn drop_legacy_trees(&self) -> Result<(), StoreError> {
+        self.trees()?.db.drop_tree(LEGACY_EVENTS)?;
         Ok(())
     }
 
@@ -286,7 +328,7 @@ mod tests {
                 codec::encode(&endpoint).unwrap(),
             );
             put(
-                &store.trees().unwrap().events,
+                &store.trees().unwrap().db.open_tree(LEGACY_EVENTS).unwrap(),
                 &event_id.to_bytes(),
                 codec::encode(&event).unwrap(),
             );

@@ -4,9 +4,13 @@
 //! - `meta`: the schema version, checked at open (an older one is migrated,
 //!   `migrate.rs`).
 //! - `endpoints`: endpoint ID → endpoint.
-//! - `events`: event ID → event. IDs sort by time, so a date range is a key range.
-//! - `deliveries`: delivery ID → delivery; `attempts`: (delivery, n) → attempt.
-//! - `endpoint_deliveries`, `event_deliveries`: (owner, delivery) → () indexes.
+//! - `log`: event ID → the event with the endpoints it owes a delivery to
+//!   (`log.rs`). IDs sort by time, so a date range is a key range.
+//! - `deliveries`: delivery ID → delivery, written the first time something
+//!   happens to it; `attempts`: (delivery, n) → attempt.
+//! - `endpoint_deliveries`: (endpoint, delivery) → () for recorded
+//!   deliveries; `event_deliveries`: (event, delivery) → () for deliveries
+//!   an event does not owe from its publish (replays).
 //! - `delivery_search`: (status, delivery) → (endpoint, event type), the
 //!   deliveries search index (see `search.rs`).
 //! - `wheel`: (due ms, delivery) → () — what is owed, and when.
@@ -28,8 +32,10 @@ mod events;
 mod fanout;
 mod health;
 mod keys;
+mod log;
 mod migrate;
 mod open_count;
+mod owed;
 mod partners;
 mod recovery;
 mod replays;
@@ -47,9 +53,10 @@ use sled::transaction::TransactionError;
 use tokio::sync::Notify;
 
 pub use committer::Committer;
-pub use deliveries::{AttemptOutcome, DeliveryPage};
+pub use deliveries::{AttemptOutcome, Claim, DeliveryPage};
 pub use events::{AppendOutcome, AppendedEvent, EventQuery, NewEvent};
 pub use health::EndpointHealth;
+pub use log::LoggedEvent;
 pub use retention::PurgeOutcome;
 pub use search::{DeliverySearch, FoundDelivery, SearchPage};
 pub use wheel::WheelEntry;
@@ -59,8 +66,10 @@ use crate::domain::filter::EventFilter;
 use crate::domain::Endpoint;
 use crate::ids::{self, EventId};
 
-/// 2: endpoints and events carry an account.
-const SCHEMA_VERSION: u32 = 2;
+/// 2: endpoints and events carry an account. 3: the `log` replaces
+/// `events`, and a delivery is written when it first changes (`log.rs`).
+const SCHEMA_VERSION: u32 = 3;
+const VERSION_KEY: &str = "schema_version";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -97,7 +106,7 @@ struct Trees {
     db: sled::Db,
     meta: sled::Tree,
     endpoints: sled::Tree,
-    events: sled::Tree,
+    log: sled::Tree,
     deliveries: sled::Tree,
     attempts: sled::Tree,
     endpoint_deliveries: sled::Tree,
@@ -124,7 +133,7 @@ impl Trees {
         Ok(Trees {
             meta: tree("meta")?,
             endpoints: tree("endpoints")?,
-            events: tree("events")?,
+            log: tree("log")?,
             deliveries: tree("deliveries")?,
             attempts: tree("attempts")?,
             endpoint_deliveries: tree("endpoint_deliveries")?,
@@ -167,6 +176,8 @@ pub struct Store {
     /// The last event inserted into the log; taken to mint event IDs in log
     /// order (see `append_to_log`).
     log_tail: Arc<Mutex<Option<EventId>>>,
+    /// Every delivery owed by an event up to here has its record (`log.rs`).
+    dispatch_cursor: Arc<Mutex<Option<EventId>>>,
     /// Taken by a retention batch and a replay step, each of which reads
     /// events and their deliveries and then writes on what it read: so a
     /// replay never schedules a delivery for an event retention is removing,
@@ -263,12 +274,14 @@ impl Store {
             wheel_changed: Arc::new(Notify::new()),
             idempotency_lock: Arc::default(),
             log_tail: Arc::default(),
+            dispatch_cursor: Arc::default(),
             log_maintenance: Arc::default(),
         };
         store.check_schema()?;
+        store.load_dispatch_cursor()?;
         store.reload_subscribers()?;
-        store.prepare_search_index()?;
         store.seed_ids()?;
+        store.prepare_search_index()?;
         Ok(store)
     }
 
@@ -282,14 +295,15 @@ impl Store {
                 .map(u128::from_be_bytes))
         };
         let open = self.trees()?;
-        let last_event = last_key(&open.events)?;
+        let last_event = last_key(&open.log)?;
         let trees = [
             &open.endpoints,
             &open.deliveries,
             &open.replays,
             &open.partners,
         ];
-        let mut highest = last_event;
+        // An event's block holds the IDs of the deliveries it owes.
+        let mut highest = last_event.map(|id| EventId::from_u128(id).block_end());
         for tree in trees {
             highest = highest.max(last_key(tree)?);
         }
@@ -313,29 +327,37 @@ impl Store {
 
     fn check_schema(&self) -> Result<(), StoreError> {
         let trees = self.trees()?;
-        match trees.meta.get("schema_version")? {
-            None => {
-                trees
-                    .meta
-                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                trees.db.flush()?;
-                Ok(())
-            }
-            Some(bytes) if bytes.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
-            Some(bytes) if bytes.as_ref() == 1u32.to_be_bytes() => {
-                self.migrate_v1_to_v2()?;
-                trees
-                    .meta
-                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                trees.db.flush()?;
-                tracing::info!("moved the data directory to schema version {SCHEMA_VERSION}");
-                Ok(())
-            }
-            Some(bytes) => Err(StoreError::Schema(format!(
-                "the data directory holds schema version {:?}; this build reads version {SCHEMA_VERSION}",
-                bytes.as_ref()
-            ))),
+        let stored = match trees.meta.get(VERSION_KEY)? {
+            // A new directory.
+            None => return self.record_schema_version(),
+            Some(bytes) => <[u8; 4]>::try_from(bytes.as_ref()).map_or(0, u32::from_be_bytes),
+        };
+        if stored == SCHEMA_VERSION {
+            return Ok(());
         }
+        if !(1..SCHEMA_VERSION).contains(&stored) {
+            return Err(StoreError::Schema(format!(
+                "the data directory holds schema version {stored}; this build reads version {SCHEMA_VERSION}"
+            )));
+        }
+        if stored == 1 {
+            self.migrate_v1_to_v2()?;
+        }
+        let events = self.migrate_v2_to_v3()?;
+        self.record_schema_version()?;
+        self.drop_legacy_trees()?;
+        tracing::info!(
+            events,
+            "moved the data directory to schema version {SCHEMA_VERSION}"
+        );
+        Ok(())
+    }
+
+    fn record_schema_version(&self) -> Result<(), StoreError> {
+        let trees = self.trees()?;
+        trees.meta.insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        trees.db.flush()?;
+        Ok(())
     }
 
     /// Waits until everything written so far is durable (or returns at once

@@ -25,6 +25,9 @@ use crate::metrics::metrics;
 /// a few milliseconds.
 const BATCH: usize = 1024;
 
+/// Events whose owed deliveries are counted per lock hold.
+const OWED_EVENTS_PER_HOLD: usize = 64;
+
 /// How far the start-up count has got.
 pub(super) enum Progress {
     /// Every open entry up to this key (inclusive) has been counted.
@@ -76,7 +79,7 @@ impl Store {
                 Change::Removed(key) => (key, -1),
             };
             let seen = guard.as_deref().is_none_or(|p| p.has_seen(&key));
-            if let (true, Some((status, _))) = (seen, keys::parse_by_status(&key)) {
+            if let (true, Some(status)) = (seen, keys::counted_status(&key)) {
                 metrics().open_deliveries(status, by);
             }
         }
@@ -112,6 +115,7 @@ impl Store {
 
     /// Counts the open entries into the gauges; run once.
     pub(super) fn count_open(&self) -> Result<(), StoreError> {
+        self.count_owed()?;
         for status in [DeliveryStatus::Pending, DeliveryStatus::Held] {
             let end = keys::by_status(status, DeliveryId::from_u128(u128::MAX));
             let mut from = Bound::Included(keys::by_status(status, DeliveryId::from_u128(0)));
@@ -147,6 +151,36 @@ impl Store {
         }
         *self.progress() = Progress::Done;
         Ok(())
+    }
+
+    /// Counts the owed deliveries without a record (`log.rs`): those of the
+    /// events after the dispatch cursor, a few events per lock hold. Their
+    /// keys sort before every index entry, so the count reaches them first.
+    fn count_owed(&self) -> Result<(), StoreError> {
+        let mut after = self.dispatch_cursor();
+        loop {
+            if self.open_progress.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let mut progress = self.progress();
+            let events = self.log_after(after, OWED_EVENTS_PER_HOLD)?;
+            let Some(last) = events.last().map(|logged| logged.event.id) else {
+                // The end of the log: every later owed delivery is the gauge's.
+                *progress = Progress::Counting(keys::owed(DeliveryId::from_u128(u128::MAX)));
+                return Ok(());
+            };
+            let mut counted = 0;
+            for logged in &events {
+                for (id, _) in logged.owed_ids() {
+                    if !self.is_recorded(id)? {
+                        counted += 1;
+                    }
+                }
+            }
+            metrics().open_deliveries(DeliveryStatus::Pending, counted);
+            *progress = Progress::Counting(keys::owed(DeliveryId::from_u128(last.block_end())));
+            after = Some(last);
+        }
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {

@@ -10,6 +10,7 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::fanout::{fresh_delivery, search_entry, DeliveryTrees};
+use super::log::LoggedEvent;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
@@ -254,9 +255,9 @@ impl Store {
                 };
                 let end = EventId::lowest_at(*to_ms).to_bytes();
                 let mut events = Vec::with_capacity(size);
-                let mut range = self.trees()?.events.range(start..end);
+                let mut range = self.trees()?.log.range(start..end);
                 for entry in range.by_ref().take(size) {
-                    events.push(codec::decode::<Event>(&entry?.1)?);
+                    events.push(codec::decode::<LoggedEvent>(&entry?.1)?.event);
                 }
                 let exhausted = events.len() < size || range.next().is_none();
                 Ok(Batch {

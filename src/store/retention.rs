@@ -12,10 +12,19 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::events::IdempotencyRecord;
+use super::log::LoggedEvent;
 use super::open_count::Change;
 use super::{codec, keys, Store, StoreError};
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EventId};
+
+/// An event retention may remove, with every delivery it has: those its
+/// publish owed and those replays added.
+struct Candidate {
+    event: EventId,
+    owed: Vec<DeliveryId>,
+    indexed: Vec<DeliveryId>,
+}
 
 /// What one purge batch did, and where the next one starts.
 #[derive(Debug, Default, Clone, Copy)]
@@ -40,28 +49,29 @@ impl Store {
         let _exclusive = self.exclusive_log_maintenance();
         let start = after.map_or([0; 16], keys::after);
         let end = EventId::lowest_at(before_ms).to_bytes();
-        let mut candidates: Vec<(EventId, Vec<DeliveryId>)> = Vec::new();
-        for entry in self.trees()?.events.range(start..end).take(limit) {
-            let (key, _) = entry?;
-            let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
-                continue;
-            };
-            let event = EventId::from_bytes(bytes);
-            let mut owned = Vec::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for entry in self.trees()?.log.range(start..end).take(limit) {
+            let logged: LoggedEvent = codec::decode(&entry?.1)?;
+            let event = logged.event.id;
+            let mut indexed = Vec::new();
             for entry in self.trees()?.event_deliveries.scan_prefix(event.to_bytes()) {
                 if let Some(id) = keys::pair_second(&entry?.0) {
-                    owned.push(id);
+                    indexed.push(id);
                 }
             }
-            candidates.push((event, owned));
+            candidates.push(Candidate {
+                event,
+                owed: logged.owed_ids().map(|(id, _)| id).collect(),
+                indexed,
+            });
         }
         let next = (candidates.len() == limit)
-            .then(|| candidates.last().map(|(id, _)| *id))
+            .then(|| candidates.last().map(|c| c.event))
             .flatten();
 
         let open = self.trees()?;
         let trees = (
-            &open.events,
+            &open.log,
             &open.deliveries,
             &open.attempts,
             &open.endpoint_deliveries,
@@ -72,14 +82,20 @@ impl Store {
         // Removing a held delivery changes the held gauge: counted.
         let (removed, kept) = self.counted(|| {
             let (removed, kept, held) = trees.transaction(
-                |(events, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
+                |(log, deliveries, attempts, by_endpoint, by_event, search, claimed)| {
                     let (mut removed, mut kept, mut held) = (0, 0, Vec::new());
-                    'event: for (event, owned) in &candidates {
+                    'event: for candidate in &candidates {
                         // Read inside the transaction, so a delivery that became
                         // pending meanwhile (a manual retry) keeps its event.
-                        let mut removable: Vec<Delivery> = Vec::with_capacity(owned.len());
-                        for id in owned {
+                        let all = candidate.owed.iter().chain(&candidate.indexed);
+                        let mut removable: Vec<Delivery> = Vec::with_capacity(all.clone().count());
+                        for id in all {
                             let Some(bytes) = deliveries.get(id.to_bytes())? else {
+                                // An owed delivery without a record is still pending.
+                                if candidate.owed.contains(id) {
+                                    kept += 1;
+                                    continue 'event;
+                                }
                                 continue;
                             };
                             let delivery: Delivery = codec::decode(&bytes)
@@ -109,10 +125,10 @@ impl Store {
                                 search.remove(&keys::by_status(status, id)[..])?;
                             }
                         }
-                        for id in owned {
-                            by_event.remove(&keys::pair(*event, *id)[..])?;
+                        for id in &candidate.indexed {
+                            by_event.remove(&keys::pair(candidate.event, *id)[..])?;
                         }
-                        events.remove(&event.to_bytes()[..])?;
+                        log.remove(&candidate.event.to_bytes()[..])?;
                         removed += 1;
                     }
                     Ok((removed, kept, held))

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use sled::IVec;
 
 use super::open_count::Change;
+use super::owed::{Found, NewestFirst, OwedWalk, Walk};
 use super::{codec, keys, Store, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::{Delivery, DeliveryStatus};
@@ -51,7 +52,7 @@ pub struct SearchPage {
     pub next: Option<DeliveryId>,
 }
 
-/// One index entry.
+/// One index entry (or an owed delivery, as its entry would be).
 struct Entry {
     status: DeliveryStatus,
     id: DeliveryId,
@@ -75,18 +76,6 @@ fn parse_entry(key: &[u8], value: &[u8]) -> Option<Entry> {
         endpoint: EndpointId::from_bytes(endpoint),
         event_type: String::from_utf8_lossy(value.get(16..)?).into_owned(),
     })
-}
-
-type Walk = std::iter::Rev<sled::Iter>;
-
-fn next_entry(walk: &mut Walk) -> Result<Option<Entry>, StoreError> {
-    for item in walk.by_ref() {
-        let (key, value) = item?;
-        if let Some(entry) = parse_entry(&key, &value) {
-            return Ok(Some(entry));
-        }
-    }
-    Ok(None)
 }
 
 impl Store {
@@ -124,7 +113,7 @@ impl Store {
     /// An entry's value from the delivery and its event, for a delivery
     /// whose entry is missing.
     fn rebuilt_value(&self, id: DeliveryId) -> Result<Option<IVec>, StoreError> {
-        let Some(delivery) = self.get_delivery(id)? else {
+        let Some(delivery) = self.stored_delivery(id)? else {
             return Ok(None);
         };
         let event_type = self
@@ -195,28 +184,33 @@ impl Store {
             None => DeliveryStatus::ALL.to_vec(),
         };
         let trees = self.trees()?;
-        let mut walks: Vec<Walk> = statuses
-            .iter()
-            .map(|s| {
-                trees
-                    .delivery_search
-                    .range(keys::by_status(*s, low)..keys::by_status(*s, high))
-                    .rev()
+        let mut walks: Vec<Walk<'_, Entry>> = Vec::with_capacity(statuses.len() + 1);
+        for status in &statuses {
+            let range = keys::by_status(*status, low)..keys::by_status(*status, high);
+            let index = trees
+                .delivery_search
+                .range(range)
+                .rev()
+                .filter_map(|item| match item {
+                    Ok((key, value)) => parse_entry(&key, &value).map(Ok),
+                    Err(error) => Some(Err(StoreError::from(error))),
+                });
+            walks.push(Box::new(index));
+        }
+        let owed = OwedWalk::new(self, low, high)?.map(|owed| {
+            owed.map(|o| Entry {
+                status: o.delivery.status,
+                id: o.delivery.id,
+                endpoint: o.endpoint,
+                event_type: o.event_type,
             })
-            .collect();
-        let mut heads = walks
-            .iter_mut()
-            .map(next_entry)
-            .collect::<Result<Vec<_>, _>>()?;
+        });
+        walks.push(Box::new(owed));
         let mut page = Paging::new(query.limit);
-        // Merge newest first: always take the head with the highest ID.
-        while let Some(i) = (0..heads.len())
-            .filter(|i| heads[*i].is_some())
-            .max_by_key(|i| heads[*i].as_ref().map(|e| e.id))
-        {
-            let Some(entry) = heads[i].take() else { break };
-            heads[i] = next_entry(&mut walks[i])?;
-            let wanted = query.endpoint.is_none_or(|e| e == entry.endpoint)
+        for entry in NewestFirst::new(walks, |e: &Entry| e.id) {
+            let entry = entry?;
+            let wanted = statuses.contains(&entry.status)
+                && query.endpoint.is_none_or(|e| e == entry.endpoint)
                 && query
                     .endpoints_in
                     .as_ref()
@@ -253,34 +247,36 @@ impl Store {
         {
             return Ok(page.finish());
         }
-        let range = keys::pair(endpoint, low)..keys::pair(endpoint, high);
-        for item in self.trees()?.endpoint_deliveries.range(range).rev() {
-            let (key, _) = item?;
-            let Some(id) = keys::pair_second::<crate::ids::DeliveryKind>(&key) else {
-                continue;
+        for found in self.endpoint_walk(endpoint, low, high)? {
+            let (id, delivery, event_type) = match found? {
+                Found::Owed(owed) => (owed.delivery.id, Some(owed.delivery), owed.event_type),
+                Found::Recorded(id) => match self.stored_delivery(id)? {
+                    Some(delivery) => {
+                        let event_type = self.indexed_event_type(&delivery)?;
+                        (id, Some(delivery), event_type)
+                    }
+                    None => (id, None, String::new()),
+                },
             };
-            let mut event_type = String::new();
-            let found = match self.get_delivery(id)? {
-                Some(delivery) => {
-                    let value = self
-                        .trees()?
-                        .delivery_search
-                        .get(keys::by_status(delivery.status, id))?;
-                    event_type = value
-                        .as_deref()
-                        .and_then(|v| v.get(16..))
-                        .map(|t| String::from_utf8_lossy(t).into_owned())
-                        .unwrap_or_default();
-                    let matches = query.types.as_ref().is_none_or(|f| f.matches(&event_type));
-                    matches.then_some(delivery)
-                }
-                None => None,
-            };
-            if page.offer(id, found, event_type) {
+            let matches = query.types.as_ref().is_none_or(|f| f.matches(&event_type));
+            if page.offer(id, delivery.filter(|_| matches), event_type) {
                 break;
             }
         }
         Ok(page.finish())
+    }
+
+    /// The event type a recorded delivery's search entry carries.
+    fn indexed_event_type(&self, delivery: &Delivery) -> Result<String, StoreError> {
+        let value = self
+            .trees()?
+            .delivery_search
+            .get(keys::by_status(delivery.status, delivery.id))?;
+        Ok(value
+            .as_deref()
+            .and_then(|v| v.get(16..))
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .unwrap_or_default())
     }
 }
 
@@ -402,8 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         let mut d = delivery(DeliveryStatus::Pending, 1_000);
-        super::super::fanout::insert_plain(&store, &d, "payment.x", &codec::encode(&d).unwrap())
-            .unwrap();
+        store.record_owed(&d, "payment.x").unwrap();
         d.status = DeliveryStatus::Failed;
         store.put_delivery(DeliveryStatus::Pending, &d).unwrap();
         let failed = store

@@ -7,7 +7,6 @@ use tempfile::TempDir;
 use super::{NewEvent, Store, StoreGuard};
 use crate::config::Durability;
 use crate::domain::event_type::EventType;
-use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, Endpoint, Event};
 use crate::ids::EventId;
 
@@ -43,12 +42,22 @@ pub async fn publish(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
             }],
             None,
             0,
-            &RetrySchedule::default(),
             now_ms,
         )
         .await
         .expect("append");
     let id = outcome.events[0].id;
+    (id, store.deliveries_of_event(id).expect("deliveries"))
+}
+
+/// Publishes one event and puts its deliveries on the wheel, due when it
+/// was published, as the dispatcher's log reader does for an endpoint that
+/// is not keeping up.
+pub async fn publish_to_wheel(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
+    let (id, deliveries) = publish(store, now_ms).await;
+    for delivery in &deliveries {
+        assert!(store.record_owed(delivery, "test.happened").expect("record"));
+    }
     (id, store.deliveries_of_event(id).expect("deliveries"))
 }
 
@@ -64,7 +73,7 @@ impl Store {
     pub fn overwrite_record(&self, record: Record, bytes: Option<&[u8]>) -> Option<Vec<u8>> {
         let trees = self.trees().ok()?;
         let (tree, key) = match record {
-            Record::Event(id) => (&trees.events, id.to_bytes()),
+            Record::Event(id) => (&trees.log, id.to_bytes()),
             Record::Delivery(id) => (&trees.deliveries, id.to_bytes()),
         };
         let garbage: &[u8] = &[0xff, 0xff, 0xff];

@@ -310,7 +310,6 @@ pub(crate) async fn send_test_to(
         .append_event(
             event,
             Some(endpoint),
-            &state.settings.delivery.retry_schedule,
             now,
         )
         .await?

@@ -236,7 +236,6 @@ async fn store_events(
                 .collect(),
             key.as_deref(),
             settings.events.idempotency_window.as_millis() as u64,
-            &settings.delivery.retry_schedule,
             now,
         )
         .await?;

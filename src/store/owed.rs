@@ -1,0 +1,183 @@
+//! Finding the owed deliveries that have no record yet (`log.rs`), for the
+//! lists and searches that otherwise walk indexes: they are the deliveries
+//! owed by events after the dispatch cursor, so a walk over that end of the
+//! log, newest first, finds them in the same order as the indexes.
+
+use std::collections::VecDeque;
+
+use super::log::LoggedEvent;
+use super::{codec, keys, Store, StoreError};
+use crate::domain::Delivery;
+use crate::ids::{DeliveryId, EndpointId, EventId, DELIVERY_BITS};
+
+/// An owed delivery without a record, as readers see it.
+pub(super) struct Owed {
+    pub delivery: Delivery,
+    pub endpoint: EndpointId,
+    pub event_type: String,
+}
+
+/// The owed deliveries without a record whose IDs lie in `low..high`,
+/// newest first.
+pub(super) struct OwedWalk<'a> {
+    store: &'a Store,
+    events: std::iter::Rev<sled::Iter>,
+    found: VecDeque<Owed>,
+    low: DeliveryId,
+    high: DeliveryId,
+}
+
+impl<'a> OwedWalk<'a> {
+    pub fn new(store: &'a Store, low: DeliveryId, high: DeliveryId) -> Result<OwedWalk<'a>, StoreError> {
+        // The events whose blocks can hold such IDs: from low's event to
+        // high's, after the cursor and up to the tail.
+        let block = |id: DeliveryId| EventId::from_u128(id.as_u128() >> DELIVERY_BITS << DELIVERY_BITS);
+        let mut start = block(low).to_bytes();
+        if let Some(cursor) = store.dispatch_cursor() {
+            start = start.max(keys::after(cursor));
+        }
+        let mut end = keys::after(block(high));
+        end = match store.visible_tail() {
+            Some(tail) => end.min(keys::after(tail)),
+            None => start,
+        };
+        let events = store.trees()?.log.range(start..end.max(start)).rev();
+        Ok(OwedWalk {
+            store,
+            events,
+            found: VecDeque::new(),
+            low,
+            high,
+        })
+    }
+
+    /// The next event's owed deliveries without a record, newest first.
+    fn refill(&mut self) -> Result<bool, StoreError> {
+        let Some(entry) = self.events.next() else {
+            return Ok(false);
+        };
+        let logged: LoggedEvent = codec::decode(&entry?.1)?;
+        let event = logged.event.id;
+        for (id, endpoint) in logged.owed_ids().rev() {
+            if id < self.low || id >= self.high || self.store.is_recorded(id)? {
+                continue;
+            }
+            self.found.push_back(Owed {
+                delivery: self.store.owed_delivery(id, event, endpoint),
+                endpoint,
+                event_type: logged.event.event_type.clone(),
+            });
+        }
+        Ok(true)
+    }
+}
+
+impl Iterator for OwedWalk<'_> {
+    type Item = Result<Owed, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.found.is_empty() {
+            match self.refill() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(error) => return Some(Err(error)),
+            }
+        }
+        self.found.pop_front().map(Ok)
+    }
+}
+
+/// A walk that yields items newest first.
+pub(super) type Walk<'a, T> = Box<dyn Iterator<Item = Result<T, StoreError>> + 'a>;
+
+/// Merges walks that each go newest first (by delivery ID) into one that
+/// does.
+pub(super) struct NewestFirst<'a, T> {
+    walks: Vec<Walk<'a, T>>,
+    heads: Vec<Option<T>>,
+    id: fn(&T) -> DeliveryId,
+    started: bool,
+}
+
+impl<'a, T> NewestFirst<'a, T> {
+    pub fn new(walks: Vec<Walk<'a, T>>, id: fn(&T) -> DeliveryId) -> NewestFirst<'a, T> {
+        let heads = walks.iter().map(|_| None).collect();
+        NewestFirst {
+            walks,
+            heads,
+            id,
+            started: false,
+        }
+    }
+}
+
+impl<T> Iterator for NewestFirst<'_, T> {
+    type Item = Result<T, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.walks.len() {
+                match self.walks[i].next().transpose() {
+                    Ok(head) => self.heads[i] = head,
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+        }
+        let id = self.id;
+        let newest = (0..self.heads.len())
+            .filter(|i| self.heads[*i].is_some())
+            .max_by_key(|i| self.heads[*i].as_ref().map(id))?;
+        let item = self.heads[newest].take();
+        match self.walks[newest].next().transpose() {
+            Ok(head) => self.heads[newest] = head,
+            Err(error) => return Some(Err(error)),
+        }
+        item.map(Ok)
+    }
+}
+
+/// One of an endpoint's deliveries, as [`Store::endpoint_walk`] finds it.
+pub(super) enum Found {
+    /// In the endpoint's index: read its record.
+    Recorded(DeliveryId),
+    Owed(Owed),
+}
+
+impl Found {
+    fn id(&self) -> DeliveryId {
+        match self {
+            Found::Recorded(id) => *id,
+            Found::Owed(owed) => owed.delivery.id,
+        }
+    }
+}
+
+impl Store {
+    /// An endpoint's deliveries with IDs in `low..high`, newest first: its
+    /// index of recorded ones merged with those still owed to it.
+    pub(super) fn endpoint_walk(
+        &self,
+        endpoint: EndpointId,
+        low: DeliveryId,
+        high: DeliveryId,
+    ) -> Result<NewestFirst<'_, Found>, StoreError> {
+        let range = keys::pair(endpoint, low)..keys::pair(endpoint, high);
+        let recorded = self
+            .trees()?
+            .endpoint_deliveries
+            .range(range)
+            .rev()
+            .filter_map(|entry| match entry {
+                Ok((key, _)) => keys::pair_second(&key).map(|id| Ok(Found::Recorded(id))),
+                Err(error) => Some(Err(StoreError::from(error))),
+            });
+        let owed = OwedWalk::new(self, low, high)?
+            .filter(move |owed| owed.as_ref().map_or(true, |o| o.endpoint == endpoint))
+            .map(|owed| owed.map(Found::Owed));
+        Ok(NewestFirst::new(
+            vec![Box::new(recorded), Box::new(owed)],
+            Found::id,
+        ))
+    }
+}
