@@ -95,6 +95,12 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     // and the dispatcher itself share this one thread.
     let (endpoint_id, outcome) = (endpoint.id, step.outcome);
     let succeeded = outcome == AttemptOutcome::Succeeded;
+    // Counted before the record, whose status change the metrics also
+    // count, so a scrape never sees a delivery completed by no attempt.
+    let latency =
+        succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
+    metrics().attempt_ended(succeeded, report.duration, latency);
+    attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
     let recorded = {
         let (delivery, event_type) = (delivery.clone(), event.event_type.clone());
         context
@@ -114,10 +120,6 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
             return false;
         }
     };
-    let latency =
-        succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
-    metrics().attempt_ended(succeeded, report.duration, latency);
-    attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
     if step.outcome == AttemptOutcome::Failed && !event.event_type.starts_with("hookd.") {
         // A failed operational event emits nothing further: no storms.
         let data = json!({

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use super::owed::OwedWalk;
 use super::{codec, keys, Store, StoreError, Subscriber};
 use crate::domain::filter::EventFilter;
 use crate::domain::{AccountId, DeliveryStatus, DisabledReason, Endpoint};
-use crate::ids::EndpointId;
+use crate::ids::{DeliveryId, EndpointId};
 
 impl Store {
     pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
@@ -149,7 +150,32 @@ impl Store {
             }
             changed += 1;
         }
+        if status != DeliveryStatus::Pending {
+            changed += self.settle_owed_of(endpoint, status)?;
+        }
         Ok(changed)
+    }
+
+    /// Gives every delivery still owed to `endpoint` without a record the
+    /// record `status` (held or cancelled), as if it had been on the wheel:
+    /// so resuming the endpoint sends it again at once even if an attempt
+    /// of it is hanging (that attempt, if it succeeds, still counts).
+    fn settle_owed_of(&self, endpoint: EndpointId, status: DeliveryStatus) -> Result<usize, StoreError> {
+        let mut settled = 0;
+        let everything = (DeliveryId::from_u128(0), DeliveryId::from_u128(u128::MAX));
+        for owed in OwedWalk::new(self, everything.0, everything.1)? {
+            let owed = owed?;
+            if owed.endpoint != endpoint {
+                continue;
+            }
+            let mut delivery = owed.delivery;
+            delivery.status = status;
+            delivery.next_attempt_ms = None;
+            if self.record_owed(&delivery, &owed.event_type)? {
+                settled += 1;
+            }
+        }
+        Ok(settled)
     }
 
     /// Every endpoint, active or disabled, as of the last endpoint write.
