@@ -31,7 +31,6 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
 use hookd::config::Durability;
-use hookd::domain::schedule::RetrySchedule;
 use hookd::domain::Event;
 use hookd::ids::EventId;
 use hookd::store::{NewEvent, StoreGuard};
@@ -614,7 +613,6 @@ async fn run_replay(daemon: &Daemon, sizes: &Sizes, only_failed: bool) -> BenchR
 async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> BenchResult<()> {
     let guard = StoreGuard::open_at(db, 128 * 1024 * 1024, Durability::Flush).map_err(err)?;
     let store = guard.store();
-    let schedule = RetrySchedule::default();
     let data = pad_object(None);
     let mut left = count;
     while left > 0 {
@@ -634,7 +632,7 @@ async fn prefill(db: &Path, event_type: &str, count: usize, deliveries: u32) -> 
             })
             .collect();
         let outcome = store
-            .append_events(batch, None, 0, &schedule, now)
+            .append_events(batch, None, 0, now)
             .await
             .map_err(err)?;
         if outcome.events.first().map(|e| e.deliveries) != Some(deliveries) {

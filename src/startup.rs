@@ -1,6 +1,7 @@
 //! Wiring: settings → logging → store → listeners and dispatcher → signals.
 
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::api::{self, AppState};
@@ -8,6 +9,7 @@ use crate::cli::{Cli, Command};
 use crate::clock::now_ms;
 use crate::config::{LogFormat, Settings};
 use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::recorder::Recorder;
 use crate::shutdown::Stopper;
 use crate::store::StoreGuard;
 use crate::{replay, retention, storage_watch};
@@ -146,6 +148,7 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
             store: store.clone(),
             settings: settings.clone(),
             shutdown: stopper.handle(),
+            recorder: Rc::new(Recorder::start(store.clone()).map_err(store_error)?),
         }
         .run(),
     );

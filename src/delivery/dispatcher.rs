@@ -25,6 +25,7 @@ use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::delivery::limits::{Job, Limits};
 use crate::delivery::log_reader::{LogReader, READ_PER_PASS};
+use crate::delivery::recorder::Recorder;
 use crate::delivery::worker::{run_attempt, AttemptContext};
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EndpointId, EventId};
@@ -58,6 +59,7 @@ pub struct Dispatcher {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub shutdown: Shutdown,
+    pub recorder: Rc<Recorder>,
 }
 
 impl Dispatcher {
@@ -68,6 +70,7 @@ impl Dispatcher {
         let context = Rc::new(AttemptContext::new(
             self.store.clone(),
             self.settings.clone(),
+            Rc::clone(&self.recorder),
         ));
         let delivery = &self.settings.delivery;
         let mut limits = Limits::new(delivery.max_in_flight_total, delivery.max_in_flight);
@@ -419,6 +422,7 @@ mod tests {
 
     fn dispatcher(store: Store) -> Dispatcher {
         Dispatcher {
+            recorder: Rc::new(Recorder::start(store.clone()).unwrap()),
             store,
             settings: Arc::new(Settings::default()),
             shutdown: Stopper::default().handle(),

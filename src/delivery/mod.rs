@@ -17,6 +17,7 @@ pub mod limits;
 pub mod log_reader;
 pub mod outcome;
 pub mod payload;
+pub mod recorder;
 pub mod retry;
 pub mod signing;
 pub mod target_guard;

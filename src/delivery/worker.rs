@@ -3,6 +3,7 @@
 //! (operational events) when a delivery fails for good or an endpoint is
 //! switched off.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::delivery::client::build_client;
 use crate::delivery::health::should_disable;
 use crate::delivery::limits::Job;
 use crate::delivery::outcome::{classify, AttemptResult};
+use crate::delivery::recorder::{Finished, Recorder};
 use crate::delivery::retry::next_step;
 use crate::delivery::target_guard::literal_target_blocked;
 use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
@@ -28,15 +30,17 @@ pub struct AttemptContext {
     store: Store,
     settings: Arc<Settings>,
     client: awc::Client,
+    recorder: Rc<Recorder>,
 }
 
 impl AttemptContext {
-    pub fn new(store: Store, settings: Arc<Settings>) -> AttemptContext {
+    pub fn new(store: Store, settings: Arc<Settings>, recorder: Rc<Recorder>) -> AttemptContext {
         let client = build_client(&settings.delivery);
         AttemptContext {
             store,
             settings,
             client,
+            recorder,
         }
     }
 }
@@ -101,16 +105,18 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
     metrics().attempt_ended(succeeded, report.duration, latency);
     attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
-    let recorded = {
-        let (delivery, event_type) = (delivery.clone(), event.event_type.clone());
-        context
-            .store
-            .blocking(move |store| {
-                store.record_attempt(&delivery, claim, &event_type, &attempt, outcome)?;
-                store.record_health(endpoint_id, succeeded, finished_ms)
-            })
-            .await
-    };
+    let recorded = context
+        .recorder
+        .record(Finished {
+            delivery: delivery.clone(),
+            claim,
+            event_type: event.event_type.clone(),
+            attempt,
+            outcome,
+            endpoint: endpoint_id,
+            finished_ms,
+        })
+        .await;
     let health = match recorded {
         Ok(health) => health,
         Err(error) => {

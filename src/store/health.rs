@@ -40,7 +40,10 @@ impl Store {
             }
         };
         if succeeded {
-            self.trees()?.health.remove(id.to_bytes())?;
+            // Most attempts succeed with nothing to forget: a read, no write.
+            if self.trees()?.health.contains_key(id.to_bytes())? {
+                self.trees()?.health.remove(id.to_bytes())?;
+            }
         } else {
             self.trees()?
                 .health
