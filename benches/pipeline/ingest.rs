@@ -33,6 +33,8 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     let base_url = format!("{}/api/v1/events", base.url);
     let baseline = measured(&base_url, &body, runs, CLIENTS, "ingest baseline").await?;
     drop(base);
+    // Any deliveries still going would compete with the ceiling's flushes.
+    drop(daemon);
 
     let ceiling = ceiling::start()?;
     let ceiling_url = format!("{}/api/v1/events", ceiling.server.url);
