@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::partner::{CATALOG, OPEN};
 use common::{wait_for, Daemon};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A fresh self-signed certificate for 127.0.0.1 and localhost, written as
 /// PEM to `dir`; returns its DER for a client to trust.
@@ -43,28 +43,6 @@ fn client_trusting(trusted: &[u8]) -> awc::Client {
         .finish()
 }
 
-async fn call(
-    client: &awc::Client,
-    method: &str,
-    url: &str,
-    body: Option<&Value>,
-    bearer: Option<&str>,
-) -> Result<(u16, Value), String> {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, url);
-    if let Some(bearer) = bearer {
-        request = request.insert_header(("Authorization", format!("Bearer {bearer}")));
-    }
-    let sent = match body {
-        Some(body) => request.send_json(body).await,
-        None => request.send().await,
-    };
-    let mut response = sent.map_err(|e| e.to_string())?;
-    let bytes = response.body().await.map_err(|e| e.to_string())?;
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok((response.status().as_u16(), json))
-}
-
 fn https(daemon: &Daemon) -> String {
     daemon.public.replacen("http://", "https://", 1)
 }
@@ -93,37 +71,40 @@ async fn registration_and_self_service_run_over_https() {
         "events": ["payment.success", "booking.confirmed"]
     });
     let url = format!("{base}/partners/register");
-    let (status, registered) = call(&client, "POST", &url, Some(&registration), None)
-        .await
-        .unwrap();
+    let (status, registered) =
+        Daemon::request_with(&client, "POST", &url, Some(&registration), None)
+            .await
+            .unwrap();
     assert_eq!(status, 201, "{registered}");
     let secret = registered["shared_secret"].as_str().unwrap().to_string();
 
     let me = format!("{base}/partners/me");
-    let (status, view) = call(&client, "GET", &me, None, Some(&secret))
+    let (status, view) = Daemon::request_with(&client, "GET", &me, None, Some(&secret))
         .await
         .unwrap();
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["partner_id"], registered["partner_id"]);
     let patch = json!({"events": ["payment.success"]});
-    let (status, view) = call(&client, "PATCH", &me, Some(&patch), Some(&secret))
+    let (status, view) = Daemon::request_with(&client, "PATCH", &me, Some(&patch), Some(&secret))
         .await
         .unwrap();
     assert_eq!(status, 200, "{view}");
     let rotate = format!("{me}/rotate-secret");
-    let (status, rotated) = call(&client, "POST", &rotate, None, Some(&secret))
+    let (status, rotated) = Daemon::request_with(&client, "POST", &rotate, None, Some(&secret))
         .await
         .unwrap();
     assert_eq!(status, 200, "{rotated}");
     let fresh = rotated["shared_secret"].as_str().unwrap();
-    let (status, _) = call(&client, "GET", &me, None, Some(fresh)).await.unwrap();
+    let (status, _) = Daemon::request_with(&client, "GET", &me, None, Some(fresh))
+        .await
+        .unwrap();
     assert_eq!(status, 200);
 
     // The same port refuses plain HTTP; the admin listener is unchanged.
     let plain = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    let answer = call(
+    let answer = Daemon::request_with(
         &plain,
         "GET",
         &format!("{}/healthz", daemon.public),
@@ -153,7 +134,7 @@ async fn sighup_loads_a_renewed_certificate_and_keeps_the_old_one_on_error() {
         assert!(status.success());
     };
     assert_eq!(
-        call(&client_trusting(&first), "GET", &healthz, None, None)
+        Daemon::request_with(&client_trusting(&first), "GET", &healthz, None, None)
             .await
             .unwrap()
             .0,
@@ -166,10 +147,14 @@ async fn sighup_loads_a_renewed_certificate_and_keeps_the_old_one_on_error() {
     wait_for(
         "the renewed certificate",
         Duration::from_secs(10),
-        || async { call(&client, "GET", &healthz, None, None).await.ok() },
+        || async {
+            Daemon::request_with(&client, "GET", &healthz, None, None)
+                .await
+                .ok()
+        },
     )
     .await;
-    let old = call(&client_trusting(&first), "GET", &healthz, None, None).await;
+    let old = Daemon::request_with(&client_trusting(&first), "GET", &healthz, None, None).await;
     assert!(old.is_err(), "the old certificate is still served");
 
     std::fs::write(&key, "not a key").unwrap();
@@ -180,7 +165,9 @@ async fn sighup_loads_a_renewed_certificate_and_keeps_the_old_one_on_error() {
         || async { daemon.log_text().contains("not reloaded").then_some(()) },
     )
     .await;
-    let (status, _) = call(&client, "GET", &healthz, None, None).await.unwrap();
+    let (status, _) = Daemon::request_with(&client, "GET", &healthz, None, None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert!(daemon.log_text().contains("TLS certificate reloaded"));
 }

@@ -1,0 +1,59 @@
+//! `ingest`: single-event publishes from 64 closed-loop clients, beside two
+//! baselines in the same run: an actix handler that stores nothing, and the
+//! one-write ceiling (ceiling.rs).
+
+use serde_json::{json, Value};
+
+use crate::bodies::publish_body;
+use crate::figures::{mib, ms, ratio, round};
+use crate::load::measured;
+use crate::receiver::Receiver;
+use crate::{baseline, ceiling, harness, BenchResult, Sizes, CLIENTS, PAYLOAD_BYTES};
+
+pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
+    let (daemon, _) = harness::start_subscribed(receiver, "bench.ingest", json!({})).await?;
+    let body = publish_body("bench.ingest", None);
+    let runs = (500, sizes.ingest_events);
+    let url = format!("{}/api/v1/events", daemon.admin);
+    let run = measured(&url, &body, runs, CLIENTS, "ingest").await?;
+    let rss = daemon.memory();
+    // The same load for a type nobody subscribes to: the storage path alone,
+    // without deliveries competing for the two cores.
+    let unrouted = publish_body("bench.unrouted", None);
+    let alone = measured(
+        &url,
+        &unrouted,
+        (0, sizes.ingest_events),
+        CLIENTS,
+        "ingest without deliveries",
+    )
+    .await?;
+
+    let base = baseline::start()?;
+    let base_url = format!("{}/api/v1/events", base.url);
+    let baseline = measured(&base_url, &body, runs, CLIENTS, "ingest baseline").await?;
+    drop(base);
+    // Any deliveries still going would compete with the ceiling's flushes.
+    drop(daemon);
+
+    let ceiling = ceiling::start()?;
+    let ceiling_url = format!("{}/api/v1/events", ceiling.server.url);
+    let top = measured(&ceiling_url, &body, runs, CLIENTS, "ingest ceiling").await?;
+
+    let rate = run.rate();
+    Ok(json!({
+        "events": sizes.ingest_events,
+        "clients": CLIENTS,
+        "payload_bytes": PAYLOAD_BYTES,
+        "events_per_s": round(rate),
+        "ack_p50_ms": ms(run.percentile(0.50)),
+        "ack_p99_ms": ms(run.percentile(0.99)),
+        "rss_mib": mib(rss.rss),
+        "no_delivery_events_per_s": round(alone.rate()),
+        "no_delivery_ack_p99_ms": ms(alone.percentile(0.99)),
+        "baseline": baseline.summary(1, "ack"),
+        "ratio": ratio(rate, baseline.rate()),
+        "ceiling": top.summary(1, "ack"),
+        "ceiling_ratio": ratio(rate, top.rate()),
+    }))
+}
