@@ -55,7 +55,8 @@ pub fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            init_logging(&settings);
+            // Held until the process ends: dropping it writes what is queued.
+            let _log_writer = init_logging(&settings);
             match actix_web::rt::System::new().block_on(serve(Arc::new(settings))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -68,17 +69,25 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn init_logging(settings: &Settings) {
+/// Log lines go to stdout through a thread of their own, so the HTTP
+/// workers and the dispatcher never wait on a write (a line per request
+/// adds up at thousands a second). Nothing is dropped: a full queue makes
+/// the logging thread wait instead.
+fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = match settings.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    guard
 }
 
 async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {

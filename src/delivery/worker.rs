@@ -75,16 +75,27 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         AttemptResult::BlockedTarget => (None, Some("blocked_target".to_string())),
         AttemptResult::Unsendable(reason) => (None, Some(format!("cannot be sent: {reason}"))),
     };
-    tracing::info!(
-        delivery = %delivery.id,
-        endpoint = %endpoint.id,
-        attempt = number,
-        status = status_code,
-        error = error.as_deref(),
-        duration_ms = report.duration.as_millis() as u64,
-        outcome = ?step.outcome,
-        "attempt"
-    );
+    // A line per attempt that did not succeed; successes only at `debug`,
+    // so a busy daemon's log holds what an operator acts on.
+    macro_rules! attempt_line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                delivery = %delivery.id,
+                endpoint = %endpoint.id,
+                attempt = number,
+                status = status_code,
+                error = error.as_deref(),
+                duration_ms = report.duration.as_millis() as u64,
+                outcome = ?step.outcome,
+                "attempt"
+            )
+        };
+    }
+    match step.outcome {
+        AttemptOutcome::Succeeded => attempt_line!(tracing::Level::DEBUG),
+        _ => attempt_line!(tracing::Level::INFO),
+    }
     let attempt = Attempt {
         attempt: number,
         at_ms: started_ms,
