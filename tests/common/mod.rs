@@ -66,20 +66,38 @@ impl Daemon {
 
     /// As [`Daemon::start`]; `with_token: false` leaves `admin.tokens` empty.
     pub fn start_with(env: &[(&str, &str)], with_token: bool) -> Daemon {
+        let mut daemon = Self::configured(with_token);
+        daemon.spawn(env);
+        daemon
+    }
+
+    /// As [`Daemon::start`], on a copy of the data directory `seed` (one an
+    /// earlier build wrote), so the test never changes the original.
+    pub fn start_on_copy(seed: &std::path::Path, env: &[(&str, &str)]) -> Daemon {
+        let mut daemon = Self::configured(true);
+        copy_dir(seed, &daemon.storage_dir());
+        daemon.spawn(env);
+        daemon
+    }
+
+    fn configured(with_token: bool) -> Daemon {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let config_path = data_dir.path().join("hookd.toml");
         let config = base_config(&data_dir.path().join("data"), with_token);
         std::fs::write(&config_path, config).expect("write config");
-        let mut daemon = Daemon {
+        Daemon {
             child: None,
             data_dir,
             config_path,
             admin: String::new(),
             public: String::new(),
             log: Arc::default(),
-        };
-        daemon.spawn(env);
-        daemon
+        }
+    }
+
+    /// `storage.data_dir`: what sled writes.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.data_dir.path().join("data")
     }
 
     fn spawn(&mut self, env: &[(&str, &str)]) {
@@ -222,6 +240,20 @@ impl Drop for Daemon {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Copies the directory `from` (files and subdirectories) to `to`.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
         }
     }
 }
