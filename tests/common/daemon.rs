@@ -94,11 +94,29 @@ impl Daemon {
         with_token: bool,
         log_lines: usize,
     ) -> Result<Daemon, String> {
+        let mut daemon = Self::configured(with_token, log_lines)?;
+        daemon.spawn(env)?;
+        Ok(daemon)
+    }
+
+    /// As [`Daemon::start`], on a copy of the data directory `seed` (one an
+    /// earlier build wrote), so the test never changes the original.
+    pub fn start_on_copy(seed: &Path, env: &[(&str, &str)]) -> Daemon {
+        let started = Self::configured(true, usize::MAX).and_then(|mut daemon| {
+            copy_dir(seed, &daemon.storage_dir()).map_err(|e| format!("copy {seed:?}: {e}"))?;
+            daemon.spawn(env)?;
+            Ok(daemon)
+        });
+        started.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A daemon with its temp dir and configuration, not started yet.
+    fn configured(with_token: bool, log_lines: usize) -> Result<Daemon, String> {
         let data_dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let config_path = data_dir.path().join("hookd.toml");
         let config = base_config(&data_dir.path().join("data"), with_token);
         std::fs::write(&config_path, config).map_err(|e| format!("write config: {e}"))?;
-        let mut daemon = Daemon {
+        Ok(Daemon {
             child: None,
             data_dir,
             config_path,
@@ -108,9 +126,12 @@ impl Daemon {
             log: Arc::default(),
             log_lines,
             client: OnceCell::new(),
-        };
-        daemon.spawn(env)?;
-        Ok(daemon)
+        })
+    }
+
+    /// `storage.data_dir`: what sled writes.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.data_dir.path().join("data")
     }
 
     /// Starts the process on this daemon's data dir and configuration and
@@ -160,7 +181,7 @@ impl Daemon {
 
     /// The sled database inside the data dir.
     pub fn db_path(&self) -> PathBuf {
-        self.data_dir.path().join("data").join("db")
+        self.storage_dir().join("db")
     }
 
     pub fn log_text(&self) -> String {
@@ -348,4 +369,19 @@ impl Drop for Daemon {
 pub fn field<'a>(line: &'a str, name: &str) -> &'a str {
     let start = line.find(name).map_or(line.len(), |i| i + name.len());
     line[start..].split_whitespace().next().unwrap_or("")
+}
+
+/// Copies the directory `from` (files and subdirectories) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }

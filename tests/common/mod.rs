@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use daemon::{Daemon, ADMIN_TOKEN};
+pub use daemon::{copy_dir, Daemon, ADMIN_TOKEN};
 pub use receiver::{Receiver, Reply};
 
 /// Polls `check` until it returns `Some`, or panics with `what` at the deadline.
