@@ -28,8 +28,6 @@ async fn try_emit(store: &Store, event_type: &str, data: Value) -> Result<(), St
         EventType::parse_operational(event_type).map_err(|e| StoreError::Codec(e.to_string()))?;
     let now = now_ms();
     let event = Event::new(&event_type, &data, now);
-    store
-        .append_event(event, None, now)
-        .await?;
+    store.append_event(event, None, now).await?;
     Ok(())
 }

@@ -169,7 +169,12 @@ impl LogReader {
     }
 
     /// Puts the owed jobs of lanes that stopped keeping up on the wheel.
-    pub fn spill(&mut self, store: &Store, limits: &mut Limits, now: u64) -> Result<(), StoreError> {
+    pub fn spill(
+        &mut self,
+        store: &Store,
+        limits: &mut Limits,
+        now: u64,
+    ) -> Result<(), StoreError> {
         for job in limits.spill_stale(now) {
             let mut delivery = job.delivery;
             delivery.next_attempt_ms = Some(now);

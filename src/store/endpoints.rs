@@ -160,7 +160,11 @@ impl Store {
     /// record `status` (held or cancelled), as if it had been on the wheel:
     /// so resuming the endpoint sends it again at once even if an attempt
     /// of it is hanging (that attempt, if it succeeds, still counts).
-    fn settle_owed_of(&self, endpoint: EndpointId, status: DeliveryStatus) -> Result<usize, StoreError> {
+    fn settle_owed_of(
+        &self,
+        endpoint: EndpointId,
+        status: DeliveryStatus,
+    ) -> Result<usize, StoreError> {
         let mut settled = 0;
         let everything = (DeliveryId::from_u128(0), DeliveryId::from_u128(u128::MAX));
         for owed in OwedWalk::new(self, everything.0, everything.1)? {

@@ -66,8 +66,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<AppendOutcome, StoreError> {
         let sources: Vec<Source> = batch.iter().map(|new| Source::of(&new.event)).collect();
-        let outcome =
-            self.write_appends(batch, idempotency_key, window_ms, now_ms)?;
+        let outcome = self.write_appends(batch, idempotency_key, window_ms, now_ms)?;
         if !outcome.duplicate {
             self.commit().await?;
             self.wheel_changed.notify_one();
@@ -163,12 +162,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<AppendedEvent, StoreError> {
         let outcome = self
-            .append_events(
-                vec![NewEvent { event, only_to }],
-                None,
-                0,
-                now_ms,
-            )
+            .append_events(vec![NewEvent { event, only_to }], None, 0, now_ms)
             .await?;
         outcome
             .events

@@ -166,7 +166,10 @@ impl Store {
                 };
                 tree.insert(key, value)?;
             }
-            let changes = vec![Change::Removed(keys::owed(delivery.id)), search_entry(delivery)];
+            let changes = vec![
+                Change::Removed(keys::owed(delivery.id)),
+                search_entry(delivery),
+            ];
             Ok((true, changes))
         })?;
         if !first {

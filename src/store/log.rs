@@ -104,7 +104,12 @@ impl Store {
         };
         let start = after.map_or([0; 16], keys::after);
         let mut read = Vec::new();
-        for entry in self.trees()?.log.range(start..keys::after(tail)).take(limit) {
+        for entry in self
+            .trees()?
+            .log
+            .range(start..keys::after(tail))
+            .take(limit)
+        {
             read.push(codec::decode(&entry?.1)?);
         }
         Ok(read)
@@ -119,7 +124,12 @@ impl Store {
     /// due when its event was published; held or cancelled at once if its
     /// endpoint has been disabled or deleted since (the dispatcher writes
     /// that when it reaches it).
-    pub(super) fn owed_delivery(&self, id: DeliveryId, event: EventId, endpoint: EndpointId) -> Delivery {
+    pub(super) fn owed_delivery(
+        &self,
+        id: DeliveryId,
+        event: EventId,
+        endpoint: EndpointId,
+    ) -> Delivery {
         let published = event.created_ms();
         let subscribers = self.subscribers();
         let status = match subscribers.iter().find(|s| s.endpoint.id == endpoint) {

@@ -355,7 +355,9 @@ impl Store {
 
     fn record_schema_version(&self) -> Result<(), StoreError> {
         let trees = self.trees()?;
-        trees.meta.insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        trees
+            .meta
+            .insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
         trees.db.flush()?;
         Ok(())
     }

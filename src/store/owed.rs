@@ -28,10 +28,15 @@ pub(super) struct OwedWalk<'a> {
 }
 
 impl<'a> OwedWalk<'a> {
-    pub fn new(store: &'a Store, low: DeliveryId, high: DeliveryId) -> Result<OwedWalk<'a>, StoreError> {
+    pub fn new(
+        store: &'a Store,
+        low: DeliveryId,
+        high: DeliveryId,
+    ) -> Result<OwedWalk<'a>, StoreError> {
         // The events whose blocks can hold such IDs: from low's event to
         // high's, after the cursor and up to the tail.
-        let block = |id: DeliveryId| EventId::from_u128(id.as_u128() >> DELIVERY_BITS << DELIVERY_BITS);
+        let block =
+            |id: DeliveryId| EventId::from_u128(id.as_u128() >> DELIVERY_BITS << DELIVERY_BITS);
         let mut start = block(low).to_bytes();
         if let Some(cursor) = store.dispatch_cursor() {
             start = start.max(keys::after(cursor));

@@ -56,7 +56,9 @@ pub async fn publish(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
 pub async fn publish_to_wheel(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
     let (id, deliveries) = publish(store, now_ms).await;
     for delivery in &deliveries {
-        assert!(store.record_owed(delivery, "test.happened").expect("record"));
+        assert!(store
+            .record_owed(delivery, "test.happened")
+            .expect("record"));
     }
     (id, store.deliveries_of_event(id).expect("deliveries"))
 }

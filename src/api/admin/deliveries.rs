@@ -307,11 +307,7 @@ pub(crate) async fn send_test_to(
     event.account_id = endpoint.account_id.clone();
     let event_id = state
         .store
-        .append_event(
-            event,
-            Some(endpoint),
-            now,
-        )
+        .append_event(event, Some(endpoint), now)
         .await?
         .id;
     let delivery = state
