@@ -7,22 +7,25 @@
 //! The path of one event, and the file that owns each step:
 //!
 //! - `api/admin/events.rs` validates a publish (`domain/`) and calls
-//!   `store/events.rs`, which gives the event its ID (`ids.rs`) and writes
-//!   it, one delivery per matching endpoint and their wheel entries with
-//!   plain inserts in a crash-safe order; `store/committer.rs` flushes once
-//!   for all waiting writers; then the 202.
-//! - `delivery/dispatcher.rs` wakes, claims due entries (`store/wheel.rs`)
-//!   within `delivery/limits.rs`, and starts `delivery/worker.rs`, which sends
-//!   through `delivery/attempt.rs` (body from `payload.rs`, signed by
-//!   `signing.rs`), classifies the answer (`outcome.rs`) and decides the next
-//!   try (`retry.rs`), recorded by `store/deliveries.rs`. `delivery/health.rs`
+//!   `store/events.rs`, which applies the routing rule once and hands the
+//!   event with the endpoints it owes to `store/log.rs`: one insert, the
+//!   event's ID (`ids.rs`) naming its deliveries; `store/committer.rs`
+//!   flushes once for all waiting writers; then the 202.
+//! - `delivery/dispatcher.rs` wakes, reads new events off the log
+//!   (`delivery/log_reader.rs`) and claims due wheel entries
+//!   (`store/wheel.rs`) within `delivery/limits.rs`, and starts
+//!   `delivery/worker.rs`, which sends through `delivery/attempt.rs` (body
+//!   from `payload.rs`, signed by `signing.rs`), classifies the answer
+//!   (`outcome.rs`) and decides the next try (`retry.rs`), recorded on the
+//!   `delivery/recorder.rs` thread by `store/deliveries.rs` (a delivery's
+//!   first record by `store/fanout.rs`). `delivery/health.rs`
 //!   decides when a failing endpoint is switched off (counters in
 //!   `store/health.rs`), `operational.rs` emits the `hookd.*` events, and
 //!   `delivery/target_guard.rs` keeps attempts off the addresses
 //!   `domain/special_addresses.rs` lists.
 //! - `api/admin/replay.rs` validates a replay and hands it to `replay.rs`,
 //!   which walks the log in batches through `store/replays.rs`; deliveries
-//!   are written by `store/fanout.rs`, as for a publish.
+//!   are written by `store/fanout.rs`, as a delivery's first record is.
 //! - `retention.rs` removes expired events through `store/retention.rs`.
 //! - `storage_watch.rs` notices a failed write (a full disk) and has
 //!   `store/recovery.rs` reopen storage once the disk takes writes again.
@@ -36,7 +39,8 @@
 //! - Operations: `metrics.rs` holds every Prometheus family (served by
 //!   `api/admin/metrics.rs`), `stats.rs` the in-memory per-endpoint figures
 //!   (`api/admin/stats.rs`); `api/admin/delivery_search.rs` searches
-//!   deliveries through the index kept by `store/search.rs`.
+//!   deliveries through the index kept by `store/search.rs` (and, for those
+//!   not recorded yet, `store/owed.rs`).
 //!
 //! `cli/` is the command line: `serve`, `check-config`, and the operator's
 //! admin commands, which call the admin API through `cli/client.rs`.
