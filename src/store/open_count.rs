@@ -162,8 +162,14 @@ impl Store {
             if self.open_progress.stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            // Read before taking the lock (events never change; a cold read
+            // can take a while), checked against the records under it.
+            let mut events = self.log_after(after, OWED_EVENTS_PER_HOLD)?;
             let mut progress = self.progress();
-            let events = self.log_after(after, OWED_EVENTS_PER_HOLD)?;
+            if events.is_empty() {
+                // Publishes append under this lock: read again to be sure.
+                events = self.log_after(after, OWED_EVENTS_PER_HOLD)?;
+            }
             let Some(last) = events.last().map(|logged| logged.event.id) else {
                 // The end of the log: every later owed delivery is the gauge's.
                 *progress = Progress::Counting(keys::owed(DeliveryId::from_u128(u128::MAX)));
