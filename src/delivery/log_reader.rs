@@ -168,21 +168,25 @@ impl LogReader {
         Ok(())
     }
 
-    /// Puts the owed jobs of lanes that stopped keeping up on the wheel.
+    /// Puts the owed jobs of lanes that stopped keeping up on the wheel. A
+    /// job whose record fails is read off the log again later.
     pub fn spill(
         &mut self,
         store: &Store,
         limits: &mut Limits,
         now: u64,
     ) -> Result<(), StoreError> {
+        let mut failed = None;
         for job in limits.spill_stale(now) {
             let mut delivery = job.delivery;
             delivery.next_attempt_ms = Some(now);
             let recorded = store.record_owed(&delivery, &job.event.event_type);
             self.finished(job.event.id, delivery.id, recorded.is_ok(), now);
-            recorded?;
+            if let Err(error) = recorded {
+                failed.get_or_insert(error);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// An owed job left memory: its attempt was recorded (or it was

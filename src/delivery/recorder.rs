@@ -19,7 +19,7 @@ use crate::ids::EndpointId;
 use crate::store::{AttemptOutcome, Claim, EndpointHealth, Store, StoreError};
 
 /// One finished attempt to record.
-pub struct Finished {
+pub struct AttemptRecord {
     pub delivery: Delivery,
     pub claim: Claim,
     pub event_type: String,
@@ -32,7 +32,7 @@ pub struct Finished {
 type Answer = oneshot::Sender<Result<EndpointHealth, StoreError>>;
 
 pub struct Recorder {
-    queue: Option<mpsc::Sender<(Finished, Answer)>>,
+    queue: Option<mpsc::Sender<(AttemptRecord, Answer)>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -50,7 +50,7 @@ impl Recorder {
     }
 
     /// Records the attempt and its endpoint's health; returns the health.
-    pub async fn record(&self, finished: Finished) -> Result<EndpointHealth, StoreError> {
+    pub async fn record(&self, finished: AttemptRecord) -> Result<EndpointHealth, StoreError> {
         let (answer, answered) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the recorder has stopped".into());
         self.queue
@@ -73,7 +73,7 @@ impl Drop for Recorder {
     }
 }
 
-fn run(store: Store, finished: mpsc::Receiver<(Finished, Answer)>) {
+fn run(store: Store, finished: mpsc::Receiver<(AttemptRecord, Answer)>) {
     while let Ok(first) = finished.recv() {
         for (attempt, answer) in std::iter::once(first).chain(finished.try_iter()) {
             let _ = answer.send(record(&store, attempt));
@@ -81,7 +81,7 @@ fn run(store: Store, finished: mpsc::Receiver<(Finished, Answer)>) {
     }
 }
 
-fn record(store: &Store, finished: Finished) -> Result<EndpointHealth, StoreError> {
+fn record(store: &Store, finished: AttemptRecord) -> Result<EndpointHealth, StoreError> {
     let succeeded = finished.outcome == AttemptOutcome::Succeeded;
     store.record_attempt(
         &finished.delivery,

@@ -16,7 +16,7 @@ use crate::delivery::client::build_client;
 use crate::delivery::health::should_disable;
 use crate::delivery::limits::Job;
 use crate::delivery::outcome::{classify, AttemptResult};
-use crate::delivery::recorder::{Finished, Recorder};
+use crate::delivery::recorder::{AttemptRecord, Recorder};
 use crate::delivery::retry::next_step;
 use crate::delivery::target_guard::literal_target_blocked;
 use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
@@ -118,7 +118,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
     let recorded = context
         .recorder
-        .record(Finished {
+        .record(AttemptRecord {
             delivery: delivery.clone(),
             claim,
             event_type: event.event_type.clone(),
