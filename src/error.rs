@@ -123,10 +123,15 @@ pub struct ErrorBody {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if let StoreError::FanoutTooWide(_) = error {
+            return ApiError::invalid("too_many_endpoints", error.to_string());
+        }
         tracing::error!(%error, "storage failure");
         match error {
             StoreError::Sled(_) | StoreError::Unavailable(_) => ApiError::Unavailable,
-            StoreError::Codec(_) | StoreError::Schema(_) => ApiError::Internal,
+            StoreError::Codec(_) | StoreError::Schema(_) | StoreError::FanoutTooWide(_) => {
+                ApiError::Internal
+            }
         }
     }
 }

@@ -55,10 +55,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<Vec<LoggedEvent>, StoreError> {
         if let Some(wide) = batch.iter().find(|logged| logged.owed.len() > MAX_FANOUT) {
-            return Err(StoreError::Unavailable(format!(
-                "an event may go to at most {MAX_FANOUT} endpoints; this one matched {}",
-                wide.owed.len()
-            )));
+            return Err(StoreError::FanoutTooWide(wide.owed.len()));
         }
         let log = self.trees()?.log.clone();
         let mut tail = self
@@ -213,5 +210,24 @@ impl Store {
     pub(super) fn set_saved_dispatch_cursor(&self, cursor: EventId) -> Result<(), StoreError> {
         self.trees()?.meta.insert(CURSOR_KEY, &cursor.to_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event_type::EventType;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn an_event_owed_to_more_endpoints_than_its_id_can_name_is_refused() {
+        let (_dir, guard) = temp_store();
+        let store = guard.store();
+        let event_type = EventType::parse("a.b").unwrap();
+        let event = Event::new(&event_type, &serde_json::json!({}), 1_000);
+        let owed = vec![EndpointId::generate(1_000); MAX_FANOUT + 1];
+        let refused = store.append_to_log(vec![LoggedEvent { event, owed }], 1_000);
+        assert!(matches!(refused, Err(StoreError::FanoutTooWide(n)) if n == MAX_FANOUT + 1));
+        assert!(store.log_after(None, 10).unwrap().is_empty());
     }
 }

@@ -81,6 +81,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("{0}")]
     Schema(String),
+    /// An event matched more endpoints than its ID can name deliveries for.
+    #[error("an event may go to at most {max} endpoints; this one matched {0}", max = crate::ids::MAX_FANOUT)]
+    FanoutTooWide(usize),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
