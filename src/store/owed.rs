@@ -186,3 +186,88 @@ impl Store {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{Attempt, DeliveryStatus};
+    use crate::ids::DeliveryId;
+    use crate::store::testing::{endpoint, publish, temp_store};
+    use crate::store::{AttemptOutcome, Claim, DeliverySearch};
+
+    fn by_status(status: DeliveryStatus) -> DeliverySearch {
+        DeliverySearch {
+            status: Some(status),
+            endpoint: None,
+            endpoints_in: None,
+            types: None,
+            from_ms: None,
+            to_ms: None,
+            before: None,
+            limit: 10,
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_delivery_is_listed_before_and_after_its_first_record() {
+        let (_dir, guard) = temp_store();
+        let store = guard.store();
+        let target = endpoint(&store).await;
+        let now = crate::clock::now_ms();
+        let (event, deliveries) = publish(&store, now).await;
+        let owed = &deliveries[0];
+        assert_eq!(owed.id.fanout_position(), Some((event, 0)));
+        assert_eq!(owed.status, DeliveryStatus::Pending);
+        assert!(!store.is_recorded(owed.id).unwrap());
+
+        // Not recorded yet, and found by every read all the same.
+        assert_eq!(store.get_delivery(owed.id).unwrap().as_ref(), Some(owed));
+        let pending = store
+            .search_deliveries(&by_status(DeliveryStatus::Pending))
+            .unwrap();
+        let found: Vec<DeliveryId> = pending.found.iter().map(|f| f.delivery.id).collect();
+        assert_eq!(found, [owed.id]);
+        assert_eq!(pending.found[0].event_type, "test.happened");
+        let listed = store
+            .deliveries_of_endpoint(target.id, None, None, 10)
+            .unwrap();
+        assert_eq!(listed.deliveries, std::slice::from_ref(owed));
+
+        let attempt = Attempt {
+            attempt: 1,
+            at_ms: now,
+            status_code: Some(200),
+            duration_ms: 1,
+            error: None,
+            request_body: None,
+            response_body: None,
+        };
+        store
+            .record_attempt(
+                owed,
+                Claim::Owed,
+                "test.happened",
+                &attempt,
+                AttemptOutcome::Succeeded,
+            )
+            .unwrap();
+
+        // Recorded: listed once, by its record, under its new status.
+        assert!(store.is_recorded(owed.id).unwrap());
+        assert!(store
+            .search_deliveries(&by_status(DeliveryStatus::Pending))
+            .unwrap()
+            .found
+            .is_empty());
+        let succeeded = store
+            .search_deliveries(&by_status(DeliveryStatus::Succeeded))
+            .unwrap();
+        assert_eq!(succeeded.found.len(), 1);
+        let listed = store
+            .deliveries_of_endpoint(target.id, None, None, 10)
+            .unwrap();
+        assert_eq!(listed.deliveries.len(), 1);
+        assert_eq!(listed.deliveries[0].status, DeliveryStatus::Succeeded);
+        assert_eq!(store.attempts_of(owed.id).unwrap(), [attempt]);
+        assert_eq!(store.deliveries_of_event(event).unwrap().len(), 1);
+    }
+}
