@@ -197,13 +197,7 @@ mod tests {
     fn by_status(status: DeliveryStatus) -> DeliverySearch {
         DeliverySearch {
             status: Some(status),
-            endpoint: None,
-            endpoints_in: None,
-            types: None,
-            from_ms: None,
-            to_ms: None,
-            before: None,
-            limit: 10,
+            ..DeliverySearch::everything(10)
         }
     }
 

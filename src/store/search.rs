@@ -41,6 +41,22 @@ pub struct DeliverySearch {
     pub limit: usize,
 }
 
+impl DeliverySearch {
+    /// Every delivery, newest first, `limit` to a page: narrowed from here.
+    pub fn everything(limit: usize) -> DeliverySearch {
+        DeliverySearch {
+            status: None,
+            endpoint: None,
+            endpoints_in: None,
+            types: None,
+            from_ms: None,
+            to_ms: None,
+            before: None,
+            limit,
+        }
+    }
+}
+
 pub struct FoundDelivery {
     pub delivery: Delivery,
     pub event_type: String,
@@ -352,13 +368,8 @@ mod tests {
     fn query(status: Option<DeliveryStatus>, types: Option<&str>) -> DeliverySearch {
         DeliverySearch {
             status,
-            endpoint: None,
-            endpoints_in: None,
             types: types.map(|t| EventFilter::parse(&[t.to_string()]).unwrap()),
-            from_ms: None,
-            to_ms: None,
-            before: None,
-            limit: 10,
+            ..DeliverySearch::everything(10)
         }
     }
 

@@ -105,16 +105,7 @@ pub async fn search(
 /// that account's endpoints once the scope has had its say.
 fn parse_query(query_string: &str) -> Result<(DeliverySearch, Option<AccountId>), ApiError> {
     let mut account = None;
-    let mut search = DeliverySearch {
-        status: None,
-        endpoint: None,
-        endpoints_in: None,
-        types: None,
-        from_ms: None,
-        to_ms: None,
-        before: None,
-        limit: pagination::DEFAULT_LIMIT,
-    };
+    let mut search = DeliverySearch::everything(pagination::DEFAULT_LIMIT);
     let mut types = Vec::new();
     let mut limit = None;
     for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
