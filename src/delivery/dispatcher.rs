@@ -350,12 +350,11 @@ impl Dispatcher {
                 self.store.release_claim(job.delivery.id, status)
             }
             Claim::Owed => {
-                let mut delivery = job.delivery;
-                delivery.status = status;
-                delivery.next_attempt_ms = None;
-                let settled = self.store.record_owed(&delivery, &job.event.event_type);
-                reader.finished(job.event.id, delivery.id, settled.is_ok(), now);
-                settled.map(|_| ())
+                let off_the_wheel = |delivery: &mut Delivery| {
+                    delivery.status = status;
+                    delivery.next_attempt_ms = None;
+                };
+                reader.settle(&self.store, job, off_the_wheel, now)
             }
         };
         if let Err(error) = settled {

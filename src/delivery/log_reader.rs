@@ -178,15 +178,28 @@ impl LogReader {
     ) -> Result<(), StoreError> {
         let mut failed = None;
         for job in limits.spill_stale(now) {
-            let mut delivery = job.delivery;
-            delivery.next_attempt_ms = Some(now);
-            let recorded = store.record_owed(&delivery, &job.event.event_type);
-            self.finished(job.event.id, delivery.id, recorded.is_ok(), now);
-            if let Err(error) = recorded {
+            let due_now = |delivery: &mut Delivery| delivery.next_attempt_ms = Some(now);
+            if let Err(error) = self.settle(store, job, due_now, now) {
                 failed.get_or_insert(error);
             }
         }
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Ends an owed job without an attempt: its delivery, changed by
+    /// `change` (held, cancelled, or put on the wheel), gets its record.
+    pub fn settle(
+        &mut self,
+        store: &Store,
+        job: Job,
+        change: impl FnOnce(&mut Delivery),
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut delivery = job.delivery;
+        change(&mut delivery);
+        let recorded = store.record_owed(&delivery, &job.event.event_type);
+        self.finished(job.event.id, delivery.id, recorded.is_ok(), now);
+        recorded.map(|_| ())
     }
 
     /// An owed job left memory: its attempt was recorded (or it was

@@ -116,10 +116,11 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         succeeded.then(|| Duration::from_millis(finished_ms.saturating_sub(event.id.created_ms())));
     metrics().attempt_ended(succeeded, report.duration, latency);
     attempt_stats().record(endpoint_id, finished_ms, succeeded, report.duration);
+    let delivery_id = delivery.id;
     let recorded = context
         .recorder
         .record(AttemptRecord {
-            delivery: delivery.clone(),
+            delivery,
             claim,
             event_type: event.event_type.clone(),
             attempt,
@@ -133,14 +134,14 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
         Err(error) => {
             // A wheel claim stays in place for the dispatcher's sweep of
             // stranded claims; an owed delivery is read off the log again.
-            tracing::error!(%error, delivery = %delivery.id, "could not record an attempt");
+            tracing::error!(%error, delivery = %delivery_id, "could not record an attempt");
             return false;
         }
     };
     if step.outcome == AttemptOutcome::Failed && !event.event_type.starts_with("hookd.") {
         // A failed operational event emits nothing further: no storms.
         let data = json!({
-            "delivery_id": delivery.id.to_string(),
+            "delivery_id": delivery_id.to_string(),
             "event_id": event.id.to_string(),
             "event_type": event.event_type,
             "endpoint_id": endpoint.id.to_string(),

@@ -71,10 +71,11 @@ impl Store {
     pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
         let mut found = Vec::new();
         if let Some(logged) = self.get_logged(event)? {
+            let states = self.endpoint_states();
             for (id, endpoint) in logged.owed_ids() {
                 match self.stored_delivery(id)? {
                     Some(delivery) => found.push(delivery),
-                    None => found.push(self.owed_delivery(id, event, endpoint)),
+                    None => found.push(states.owed_delivery(id, event, endpoint)),
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Writing a delivery's first record with its indexes and wheel entry:
 //! a replayed delivery (created here, with the event index that links it to
 //! its event) and an owed one (named by its event, `log.rs`) the first time
-//! something happens to it. One list of records serves both, so they are
+//! something happens to it. One list of entries serves both, so they are
 //! written alike: same indexes, same wheel value.
 
 use rand::Rng;
@@ -48,28 +48,21 @@ pub(super) fn fresh_delivery(
     }
 }
 
-/// Which tree one record of a new delivery goes to.
+/// Which tree one entry of a new delivery goes to.
 enum Target {
-    Deliveries,
     ByEndpoint,
     ByEvent,
     Search,
     Wheel,
 }
 
-/// The records a new delivery consists of: the delivery (already encoded
-/// as `bytes`), its indexes (the event index only for a delivery its event
-/// does not name), and, if it is due, its wheel entry, whose value is the
-/// endpoint so the dispatcher can apply per-endpoint limits without reading
-/// the delivery.
-fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
+/// The entries written beside a new delivery's record: its indexes (the
+/// event index only for a delivery its event does not name), and, if it is
+/// due, its wheel entry, whose value is the endpoint so the dispatcher can
+/// apply per-endpoint limits without reading the delivery.
+fn entries(delivery: &Delivery, event_type: &str) -> Vec<(Target, Vec<u8>, Vec<u8>)> {
     let endpoint = delivery.endpoint_id.to_bytes().to_vec();
-    let mut records = vec![
-        (
-            Target::Deliveries,
-            delivery.id.to_bytes().to_vec(),
-            bytes.to_vec(),
-        ),
+    let mut entries = vec![
         (
             Target::ByEndpoint,
             keys::pair(delivery.endpoint_id, delivery.id).to_vec(),
@@ -82,20 +75,20 @@ fn records(delivery: &Delivery, event_type: &str, bytes: &[u8]) -> Vec<(Target, 
         ),
     ];
     if delivery.id.fanout_position().map(|(event, _)| event) != Some(delivery.event_id) {
-        records.push((
+        entries.push((
             Target::ByEvent,
             keys::pair(delivery.event_id, delivery.id).to_vec(),
             Vec::new(),
         ));
     }
     if let Some(due) = delivery.next_attempt_ms {
-        records.push((
+        entries.push((
             Target::Wheel,
             keys::wheel(due, delivery.id).to_vec(),
             endpoint,
         ));
     }
-    records
+    entries
 }
 
 /// The trees a new delivery is written to, inside one transaction (replay,
@@ -117,9 +110,9 @@ impl DeliveryTrees<'_> {
         event_type: &str,
         bytes: &[u8],
     ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        for (target, key, value) in records(delivery, event_type, bytes) {
+        self.deliveries.insert(&delivery.id.to_bytes()[..], bytes)?;
+        for (target, key, value) in entries(delivery, event_type) {
             let tree = match target {
-                Target::Deliveries => self.deliveries,
                 Target::ByEndpoint => self.by_endpoint,
                 Target::ByEvent => self.by_event,
                 Target::Search => self.search,
@@ -156,9 +149,8 @@ impl Store {
             if !first {
                 return Ok((false, Vec::new()));
             }
-            for (target, key, value) in records(delivery, event_type, &bytes) {
+            for (target, key, value) in entries(delivery, event_type) {
                 let tree = match target {
-                    Target::Deliveries => continue,
                     Target::ByEndpoint => &trees.endpoint_deliveries,
                     Target::ByEvent => &trees.event_deliveries,
                     Target::Search => &trees.delivery_search,

@@ -8,7 +8,7 @@
 //! and attempts them at once; a delivery gets a record of its own the first
 //! time something happens to it (an attempt is recorded, or it is held,
 //! cancelled or scheduled for later). Until then it is *owed*, and readers
-//! see it as the record it would have (`owed_delivery`).
+//! see it as the record it would have (`EndpointStates::owed_delivery`).
 //!
 //! The dispatch cursor says how far that has got: every delivery owed by an
 //! event at or before it has its record. The dispatcher moves it in memory
@@ -16,6 +16,8 @@
 //! durable, so after a crash reading resumes from a saved cursor at or
 //! before the true one, and an attempt whose record was lost is made again
 //! (at least once, never zero times).
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,33 @@ impl LoggedEvent {
             .iter()
             .enumerate()
             .filter_map(move |(index, endpoint)| Some((event.fanout_delivery(index)?, *endpoint)))
+    }
+}
+
+/// The state of every endpoint, which an owed delivery's status follows.
+pub(super) struct EndpointStates(HashMap<EndpointId, bool>);
+
+impl EndpointStates {
+    /// An owed delivery as readers see it before it has a record: pending,
+    /// due when its event was published; held or cancelled at once if its
+    /// endpoint has been disabled or deleted since (the dispatcher writes
+    /// that when it reaches it).
+    pub fn owed_delivery(&self, id: DeliveryId, event: EventId, endpoint: EndpointId) -> Delivery {
+        let published = event.created_ms();
+        let status = match self.0.get(&endpoint) {
+            Some(true) => DeliveryStatus::Pending,
+            Some(false) => DeliveryStatus::Held,
+            None => DeliveryStatus::Cancelled,
+        };
+        Delivery {
+            id,
+            event_id: event,
+            endpoint_id: endpoint,
+            status,
+            attempts: 0,
+            next_attempt_ms: (status == DeliveryStatus::Pending).then_some(published),
+            updated_at_ms: published,
+        }
     }
 }
 
@@ -117,32 +146,15 @@ impl Store {
         Ok(self.trees()?.deliveries.contains_key(id.to_bytes())?)
     }
 
-    /// An owed delivery as readers see it before it has a record: pending,
-    /// due when its event was published; held or cancelled at once if its
-    /// endpoint has been disabled or deleted since (the dispatcher writes
-    /// that when it reaches it).
-    pub(super) fn owed_delivery(
-        &self,
-        id: DeliveryId,
-        event: EventId,
-        endpoint: EndpointId,
-    ) -> Delivery {
-        let published = event.created_ms();
+    /// Whether each endpoint is active, as of the last endpoint write.
+    pub(super) fn endpoint_states(&self) -> EndpointStates {
         let subscribers = self.subscribers();
-        let status = match subscribers.iter().find(|s| s.endpoint.id == endpoint) {
-            Some(s) if s.endpoint.active => DeliveryStatus::Pending,
-            Some(_) => DeliveryStatus::Held,
-            None => DeliveryStatus::Cancelled,
-        };
-        Delivery {
-            id,
-            event_id: event,
-            endpoint_id: endpoint,
-            status,
-            attempts: 0,
-            next_attempt_ms: (status == DeliveryStatus::Pending).then_some(published),
-            updated_at_ms: published,
-        }
+        EndpointStates(
+            subscribers
+                .iter()
+                .map(|s| (s.endpoint.id, s.endpoint.active))
+                .collect(),
+        )
     }
 
     /// The owed delivery `id` names, if its event owes it and it has no
@@ -155,9 +167,9 @@ impl Store {
             return Ok(None);
         };
         match logged.owed.get(position) {
-            Some(endpoint) if !self.is_recorded(id)? => {
-                Ok(Some(self.owed_delivery(id, event, *endpoint)))
-            }
+            Some(endpoint) if !self.is_recorded(id)? => Ok(Some(
+                self.endpoint_states().owed_delivery(id, event, *endpoint),
+            )),
             _ => Ok(None),
         }
     }

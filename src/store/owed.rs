@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::log::LoggedEvent;
+use super::log::{EndpointStates, LoggedEvent};
 use super::{codec, keys, Store, StoreError};
 use crate::domain::Delivery;
 use crate::ids::{DeliveryId, EndpointId, EventId, DELIVERY_BITS};
@@ -21,6 +21,7 @@ pub(super) struct Owed {
 /// newest first.
 pub(super) struct OwedWalk<'a> {
     store: &'a Store,
+    states: EndpointStates,
     events: std::iter::Rev<sled::Iter>,
     found: VecDeque<Owed>,
     low: DeliveryId,
@@ -49,6 +50,7 @@ impl<'a> OwedWalk<'a> {
         let events = store.trees()?.log.range(start..end.max(start)).rev();
         Ok(OwedWalk {
             store,
+            states: store.endpoint_states(),
             events,
             found: VecDeque::new(),
             low,
@@ -68,7 +70,7 @@ impl<'a> OwedWalk<'a> {
                 continue;
             }
             self.found.push_back(Owed {
-                delivery: self.store.owed_delivery(id, event, endpoint),
+                delivery: self.states.owed_delivery(id, event, endpoint),
                 endpoint,
                 event_type: logged.event.event_type.clone(),
             });
