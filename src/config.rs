@@ -95,9 +95,21 @@ pub enum Durability {
     Background,
 }
 
+/// Which database holds hookd's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// The embedded sled database under `data_dir`: one node.
+    #[default]
+    Sled,
+    /// A PostgreSQL database shared by several nodes.
+    Postgres,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
+    pub backend: StorageBackend,
     pub data_dir: PathBuf,
     pub durability: Durability,
     #[serde(with = "serde_duration")]
@@ -107,6 +119,19 @@ pub struct StorageSettings {
     pub retention_interval: Duration,
     /// sled's page cache, in bytes of on-disk size (sled's own default is 1 GiB).
     pub cache_capacity: u64,
+    /// `postgres://user:password@host:port/database`; required by the
+    /// postgres backend.
+    pub postgres_url: Option<String>,
+    /// Connections each node keeps to PostgreSQL at most.
+    pub postgres_pool_size: usize,
+    /// Set on every connection, so a stuck statement fails instead of
+    /// holding a pooled connection forever.
+    #[serde(with = "serde_duration")]
+    pub postgres_statement_timeout: Duration,
+    /// How long a node's claim on a delivery holds without renewal: after a
+    /// node dies, its claims return to the others within this time.
+    #[serde(with = "serde_duration")]
+    pub postgres_claim_lease: Duration,
 }
 
 impl Default for StorageSettings {
@@ -116,7 +141,12 @@ impl Default for StorageSettings {
             durability: Durability::Flush,
             event_retention: Duration::from_secs(30 * 86_400),
             retention_interval: Duration::from_secs(60),
-            cache_capacity: 64 * 1024 * 1024,
+            cache_capacity: 32 * 1024 * 1024,
+            backend: StorageBackend::Sled,
+            postgres_url: None,
+            postgres_pool_size: 16,
+            postgres_statement_timeout: Duration::from_secs(5),
+            postgres_claim_lease: Duration::from_secs(30),
         }
     }
 }
@@ -292,6 +322,24 @@ impl Settings {
         if self.storage.retention_interval.is_zero() {
             return invalid("storage.retention_interval", "must be longer than 0s");
         }
+        if self.storage.backend == StorageBackend::Postgres && self.storage.postgres_url.is_none() {
+            return invalid(
+                "storage.postgres_url",
+                "storage.backend = \"postgres\" needs storage.postgres_url (postgres://user:password@host:port/database)",
+            );
+        }
+        if self.storage.postgres_pool_size == 0 {
+            return invalid("storage.postgres_pool_size", "must be at least 1");
+        }
+        if self.storage.postgres_claim_lease < Duration::from_secs(1) {
+            return invalid("storage.postgres_claim_lease", "must be at least 1s");
+        }
+        if self.storage.postgres_statement_timeout.is_zero() {
+            return invalid(
+                "storage.postgres_statement_timeout",
+                "must be longer than 0s",
+            );
+        }
         if self.events.max_payload_bytes == 0 {
             return invalid("events.max_payload_bytes", "must be at least 1");
         }
@@ -386,6 +434,22 @@ mod tests {
         assert!(err.to_string().contains("server.public_url"), "{err}");
         let set = load(&[("HOOKD__SERVER__PUBLIC_URL", "https://hooks.example.com")]);
         assert!(set.is_ok_and(|s| s.server.public_url.is_some()));
+    }
+
+    #[test]
+    fn the_postgres_backend_needs_a_url() {
+        assert_eq!(load(&[]).unwrap().storage.backend, StorageBackend::Sled);
+        let err = load(&[("HOOKD__STORAGE__BACKEND", "postgres")]).unwrap_err();
+        assert!(err.to_string().contains("storage.postgres_url"), "{err}");
+        let s = load(&[
+            ("HOOKD__STORAGE__BACKEND", "postgres"),
+            ("HOOKD__STORAGE__POSTGRES_URL", "postgres://hookd@db/hookd"),
+            ("HOOKD__STORAGE__POSTGRES_STATEMENT_TIMEOUT", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(s.storage.backend, StorageBackend::Postgres);
+        assert_eq!(s.storage.postgres_pool_size, 16);
+        assert_eq!(s.storage.postgres_statement_timeout, Duration::from_secs(2));
     }
 
     #[test]

@@ -247,6 +247,16 @@ impl Metrics {
         };
     }
 
+    /// Sets the gauge of an open status to a count read from storage (a
+    /// backend shared by several nodes counts rather than follows).
+    pub fn set_open_deliveries(&self, status: DeliveryStatus, count: i64) {
+        match status {
+            DeliveryStatus::Pending => self.deliveries_pending.set(count),
+            DeliveryStatus::Held => self.deliveries_held.set(count),
+            _ => 0,
+        };
+    }
+
     #[cfg(test)]
     pub fn deliveries_held_now(&self) -> i64 {
         self.deliveries_held.get()

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::clock::now_ms;
 use crate::domain::event_type::EventType;
 use crate::domain::Event;
+use crate::service::publish;
 use crate::store::{Store, StoreError};
 
 pub const ENDPOINT_DISABLED: &str = "hookd.endpoint.disabled";
@@ -28,6 +29,6 @@ async fn try_emit(store: &Store, event_type: &str, data: Value) -> Result<(), St
         EventType::parse_operational(event_type).map_err(|e| StoreError::Codec(e.to_string()))?;
     let now = now_ms();
     let event = Event::new(&event_type, &data, now);
-    store.append_event(event, None, now).await?;
+    publish::publish_one(store, event, None, now).await?;
     Ok(())
 }

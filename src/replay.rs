@@ -1,16 +1,20 @@
 //! The replay runner: drives a persisted replay job batch by batch in the
-//! background. Each batch is one blocking store step (its deliveries and the
-//! advanced cursor in one transaction) followed by a flush, so the job can
-//! be resumed after a restart from wherever it durably got to. A stop leaves
-//! the job running in storage, to be resumed at the next start.
+//! background. Each batch is one durable store step (its deliveries and the
+//! advanced cursor written at once), so the job can be resumed after a
+//! restart from wherever it durably got to. A stop leaves the job running
+//! in storage, to be resumed at the next start (or, with several nodes, by
+//! another node once the stopped one's lease on it has run out).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::domain::replay::{ReplayJob, ReplayStatus};
 use crate::ids::ReplayId;
 use crate::metrics::metrics;
+use crate::service::replay;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
@@ -36,23 +40,65 @@ pub async fn start(
     job
 }
 
-/// Resumes every job a stop interrupted. Called once at start-up.
-pub fn resume_all(
-    store: &Store,
-    settings: &Arc<Settings>,
-    shutdown: &Shutdown,
-) -> Result<usize, StoreError> {
-    let running = store.running_replays()?;
-    for job in &running {
-        tracing::info!(replay = %job.id, cursor = ?job.cursor, "resuming replay");
-        let task = run(store.clone(), settings.clone(), job.id, shutdown.clone());
-        actix_web::rt::spawn(task);
+/// How often running jobs no runner holds are looked for: a job whose node
+/// stopped (or died, with several nodes sharing a database) is taken over.
+const ADOPT_EVERY: Duration = Duration::from_secs(10);
+
+/// Resumes every running job no runner holds: at start-up the jobs a stop
+/// interrupted, and then, every [`ADOPT_EVERY`], jobs another node left
+/// behind. Runs until shutdown.
+pub async fn adopt(store: Store, settings: Arc<Settings>, mut shutdown: Shutdown) {
+    loop {
+        match store.running_replays().await {
+            Ok(jobs) => {
+                for job in jobs.iter().filter(|job| !RunningHere::holds(job.id)) {
+                    tracing::info!(replay = %job.id, cursor = ?job.cursor, "resuming replay");
+                    let task = run(store.clone(), settings.clone(), job.id, shutdown.clone());
+                    actix_web::rt::spawn(task);
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not look for replays to resume"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ADOPT_EVERY) => {}
+            _ = shutdown.requested() => return,
+        }
     }
-    Ok(running.len())
+}
+
+/// The jobs a runner of this process is driving, so one process never runs
+/// a job twice; a runner's entry goes when the runner ends.
+struct RunningHere(ReplayId);
+
+fn running_here() -> std::sync::MutexGuard<'static, HashSet<ReplayId>> {
+    static RUNNING: OnceLock<Mutex<HashSet<ReplayId>>> = OnceLock::new();
+    RUNNING
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RunningHere {
+    fn claim(id: ReplayId) -> Option<RunningHere> {
+        running_here().insert(id).then_some(RunningHere(id))
+    }
+
+    fn holds(id: ReplayId) -> bool {
+        running_here().contains(&id)
+    }
+}
+
+impl Drop for RunningHere {
+    fn drop(&mut self) {
+        running_here().remove(&self.0);
+    }
 }
 
 /// Steps until the job is no longer running, or a stop is requested.
 async fn run(store: Store, settings: Arc<Settings>, id: ReplayId, shutdown: Shutdown) {
+    let Some(_here) = RunningHere::claim(id) else {
+        return;
+    };
     let _running = metrics().replay_running();
     loop {
         if shutdown.is_requested() {
@@ -89,7 +135,7 @@ async fn step_or_fail(store: &Store, settings: &Arc<Settings>, id: ReplayId) -> 
             if let Err(error) = store.fail_replay(id, error.to_string(), now_ms()).await {
                 tracing::error!(replay = %id, %error, "could not mark the replay failed");
             }
-            store.get_replay(id).ok().flatten()
+            store.get_replay(id).await.ok().flatten()
         }
     }
 }
@@ -99,13 +145,8 @@ async fn step(
     settings: &Arc<Settings>,
     id: ReplayId,
 ) -> Result<Option<ReplayJob>, StoreError> {
-    let settings = settings.clone();
-    let job = store
-        .blocking(move |store| {
-            store.replay_step(id, BATCH_SIZE, &settings.delivery.retry_schedule, now_ms())
-        })
-        .await?;
-    store.commit().await?;
+    let schedule = &settings.delivery.retry_schedule;
+    let job = replay::step(store, id, BATCH_SIZE, schedule, now_ms()).await?;
     // Only once durable: an attempt must never go out for a delivery a crash
     // could still erase (the replay would then send that pair again).
     store.wheel_changed().notify_one();

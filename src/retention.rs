@@ -39,9 +39,7 @@ pub async fn sweep(
     let (mut removed, mut kept) = (0, 0);
     let mut after = None;
     loop {
-        let outcome: PurgeOutcome = store
-            .blocking(move |store| store.purge_events(after, cutoff, BATCH_SIZE))
-            .await?;
+        let outcome: PurgeOutcome = store.purge_events(after, cutoff, BATCH_SIZE).await?;
         removed += outcome.removed;
         kept += outcome.kept;
         match outcome.next {
@@ -51,9 +49,7 @@ pub async fn sweep(
         tokio::task::yield_now().await;
     }
     let window = settings.events.idempotency_window.as_millis() as u64;
-    let expired = store
-        .blocking(move |store| store.expire_idempotency(now.saturating_sub(window)))
-        .await?;
+    let expired = store.expire_idempotency(now.saturating_sub(window)).await?;
     if removed > 0 || expired > 0 {
         tracing::info!(
             events_removed = removed,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::api::{self, AppState};
 use crate::cli::{Cli, Command};
 use crate::clock::now_ms;
-use crate::config::{LogFormat, Settings};
+use crate::config::{LogFormat, Settings, StorageBackend};
 use crate::delivery::dispatcher::Dispatcher;
 use crate::delivery::recorder::Recorder;
 use crate::shutdown::Stopper;
@@ -21,7 +21,7 @@ enum StartupError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot open the store in {path}: {source}")]
+    #[error("cannot open the store at {path}: {source}")]
     Store {
         path: String,
         source: crate::store::StoreError,
@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Admin(command) => crate::cli::run_admin(&config, &cli.admin, command),
+        Command::Migrate(args) => crate::cli::run_migrate(&config, args),
         Command::CheckConfig => match Settings::load(&config) {
             Ok(settings) => {
                 let text = serde_json::to_string_pretty(&settings.masked()).unwrap_or_default();
@@ -102,25 +103,31 @@ async fn serve(settings: Arc<Settings>) -> Result<(), StartupError> {
     };
     std::fs::create_dir_all(data_dir).map_err(data_dir_error)?;
     check_writable(data_dir).map_err(data_dir_error)?;
+    let location = match (&settings.storage.backend, &settings.storage.postgres_url) {
+        (StorageBackend::Postgres, Some(url)) => crate::store::postgres::redact_url(url),
+        _ => settings.storage.data_dir.join("db").display().to_string(),
+    };
     let store_error = |source| StartupError::Store {
-        path: settings.storage.data_dir.join("db").display().to_string(),
+        path: location.clone(),
         source,
     };
-    let guard = StoreGuard::open(&settings.storage).map_err(store_error)?;
+    let guard = StoreGuard::open(&settings.storage)
+        .await
+        .map_err(store_error)?;
     let store = guard.store();
     let stopper = Stopper::default();
-    let requeued = store.requeue_claimed(now_ms()).map_err(store_error)?;
+    let requeued = store.requeue_claimed(now_ms()).await.map_err(store_error)?;
     if requeued > 0 {
         tracing::info!(
             requeued,
             "attempts interrupted by the last stop are due again"
         );
     }
-    match replay::resume_all(&store, &settings, &stopper.handle()) {
-        Ok(0) => {}
-        Ok(resumed) => tracing::info!(resumed, "replays interrupted by the last stop resume"),
-        Err(error) => tracing::error!(%error, "could not resume interrupted replays"),
-    }
+    actix_web::rt::spawn(replay::adopt(
+        store.clone(),
+        settings.clone(),
+        stopper.handle(),
+    ));
     let sweeper = retention::run(store.clone(), settings.clone(), stopper.handle());
     actix_web::rt::spawn(sweeper);
     let admin_tokens =

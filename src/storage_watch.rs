@@ -1,6 +1,6 @@
 //! The storage watch: a background task that checks every second that
 //! storage takes writes, and reopens it after a failed write (a full disk)
-//! as soon as the disk takes writes again (`store/recovery.rs`), so that
+//! as soon as the disk takes writes again (`store/sled/recovery.rs`), so that
 //! publishing, reading and delivering resume without a restart. `/readyz`
 //! reports its verdict.
 
@@ -22,10 +22,7 @@ pub async fn run(store: Store, mut shutdown: Shutdown) {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.requested() => break,
         }
-        let writable = store
-            .blocking(|store| Ok(store.check_storage(now_ms())))
-            .await
-            .unwrap_or(false);
+        let writable = store.check_storage(now_ms()).await.unwrap_or(false);
         interval = if writable {
             INTERVAL
         } else {

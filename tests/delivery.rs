@@ -270,3 +270,34 @@ async fn rate_limit_spaces_attempts_to_an_endpoint() {
     let span = received[5].at - received[0].at;
     assert!(span >= Duration::from_millis(450), "{span:?}");
 }
+
+#[actix_web::test]
+async fn switching_an_endpoint_off_and_on_while_its_backlog_is_scheduled_strands_nothing() {
+    let daemon = Daemon::start(&[]);
+    let receiver = Receiver::start();
+    // A first attempt an hour away: everything goes on the wheel, written
+    // there while the endpoint is switched off and on again.
+    let endpoint = daemon
+        .create_endpoint(&receiver.url, &["*"], json!({"retry_schedule": ["1h"]}))
+        .await;
+    let path = format!("/webhooks/{}", endpoint["id"].as_str().unwrap());
+    let (rounds, per_round) = (4, 500);
+    for round in 0..rounds {
+        let batch: Vec<Value> = (0..per_round)
+            .map(|n| json!({"type": "a.b", "data": {"round": round, "n": n}}))
+            .collect();
+        let (status, body) = daemon
+            .api("POST", "/events/batch", Some(&json!(batch)))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        for active in [false, true] {
+            let (status, body) = daemon
+                .api("PATCH", &path, Some(&json!({"active": active})))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        // Held when switched off, due at once when switched on: none may
+        // be left pending an hour away.
+        wait_count(&receiver, (round + 1) * per_round).await;
+    }
+}

@@ -1,11 +1,12 @@
 //! Black-box tests of what a delivery survives: restarts in the middle of a
 //! schedule, `kill -9`, SIGTERM with attempts in flight, an endpoint being
-//! disabled, re-enabled or deleted, and a resend by hand.
+//! disabled, re-enabled or deleted, a resend by hand, and being read or
+//! listed while its first attempt is recorded.
 
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
     delivery, only_delivery_of, wait_count, wait_for, wait_status, Daemon, Receiver, Reply,
@@ -241,4 +242,48 @@ async fn sigterm_lets_in_flight_attempts_finish() {
         1,
         "the finished attempt must not be repeated"
     );
+}
+
+#[actix_web::test]
+async fn a_delivery_can_be_read_and_listed_while_its_first_attempt_is_recorded() {
+    // Before its first attempt is recorded a delivery is read from its
+    // event; after, from its own record. A read or a list at that moment
+    // must find one or the other.
+    let daemon = Daemon::start(&[("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,1h")]);
+    let receiver = Receiver::start();
+    receiver.set_default(Reply::status(500).delayed(Duration::from_millis(20)));
+    let endpoint = daemon
+        .create_endpoint(&receiver.url, &["*"], json!({}))
+        .await;
+    let lists = [
+        format!(
+            "/webhooks/{}/deliveries?limit=5",
+            endpoint["id"].as_str().unwrap()
+        ),
+        "/deliveries?limit=5".to_string(),
+    ];
+    for _ in 0..100 {
+        let event = daemon.publish("a.b", json!({})).await;
+        let id = only_delivery_of(&daemon, &event).await;
+        // Read it back to back, without pausing, across the moment its
+        // attempt is recorded.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for list in &lists {
+                let (status, body) = daemon.api("GET", list, None).await;
+                assert_eq!(status, 200, "{body}");
+                let listed = body["data"].as_array().unwrap();
+                assert!(
+                    listed.iter().any(|d| d["id"] == id.as_str()),
+                    "{list}: {body}"
+                );
+            }
+            let (status, body) = daemon.api("GET", &format!("/deliveries/{id}"), None).await;
+            assert_eq!(status, 200, "{body}");
+            if body["attempt_count"] == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no attempt recorded: {body}");
+        }
+    }
 }

@@ -80,6 +80,11 @@ fn open_sockets(pid: u32) -> usize {
 
 #[actix_web::test]
 async fn the_public_listener_caps_its_connections_and_admin_keeps_answering() {
+    if common::skipped_on_postgres(
+        "it counts the process's sockets, which the database pool opens meanwhile; the cap does not depend on the backend",
+    ) {
+        return;
+    }
     if !std::path::Path::new("/proc/self/fd").exists() {
         println!("SKIPPED: /proc is needed to count the daemon's sockets");
         return;

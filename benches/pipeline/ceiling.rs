@@ -4,7 +4,7 @@
 //! event), and answers 202 only once a flush covering it has finished.
 //!
 //! Flushes are shared the way hookd's own group commit shares them
-//! (src/store/committer.rs): handlers never flush themselves; they queue a
+//! (src/store/sled/committer.rs): handlers never flush themselves; they queue a
 //! oneshot for one committer thread, which takes every waiter queued so far,
 //! runs one `Db::flush`, and answers them all. sled's `flush_async` is not
 //! used: it deadlocks when many tasks call it at once.
@@ -42,7 +42,7 @@ pub fn start() -> BenchResult<Ceiling> {
     // The same page cache as hookd's default `storage.cache_capacity`.
     let db = sled::Config::new()
         .path(dir.path().join("db"))
-        .cache_capacity(64 * 1024 * 1024)
+        .cache_capacity(32 * 1024 * 1024)
         .open()
         .map_err(err)?;
     let (commits, waiters) = mpsc::channel();

@@ -9,7 +9,8 @@ use serde_json::Value;
 use hookd::config::Durability;
 use hookd::domain::Event;
 use hookd::ids::EventId;
-use hookd::store::{NewEvent, StoreGuard};
+use hookd::service::publish;
+use hookd::store::StoreGuard;
 
 use crate::bodies::{pad_object, publish_body};
 use crate::daemon::Daemon;
@@ -102,20 +103,16 @@ pub async fn prefill(
         let n = left.min(1000);
         let now = hookd::clock::now_ms();
         let batch = (0..n)
-            .map(|_| NewEvent {
-                event: Event {
-                    id: EventId::generate(now),
-                    event_type: event_type.into(),
-                    data_json: data.clone(),
-                    source: None,
-                    test: false,
-                    account_id: None,
-                },
-                only_to: None,
+            .map(|_| Event {
+                id: EventId::generate(now),
+                event_type: event_type.into(),
+                data_json: data.clone(),
+                source: None,
+                test: false,
+                account_id: None,
             })
             .collect();
-        let outcome = store
-            .append_events(batch, None, 0, now)
+        let outcome = publish::publish(&store, batch, None, 0, now)
             .await
             .map_err(err)?;
         if outcome.events.first().map(|e| e.deliveries) != Some(deliveries) {

@@ -1,27 +1,32 @@
 //! `ingest`: single-event publishes from 64 closed-loop clients, beside two
 //! baselines in the same run: an actix handler that stores nothing, and the
-//! one-write ceiling (ceiling.rs).
+//! one-write ceiling (ceiling.rs). On PostgreSQL with several nodes the
+//! clients spread over the nodes; the baselines stay single-process.
 
 use serde_json::{json, Value};
 
+use crate::backend::{Backend, Cluster};
 use crate::bodies::publish_body;
 use crate::figures::{mib, ms, ratio, round};
-use crate::load::measured;
+use crate::load::{measured, measured_on};
 use crate::receiver::Receiver;
-use crate::{baseline, ceiling, harness, BenchResult, Sizes, CLIENTS, PAYLOAD_BYTES};
+use crate::{baseline, ceiling, BenchResult, Sizes, CLIENTS, PAYLOAD_BYTES};
 
-pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
-    let (daemon, _) = harness::start_subscribed(receiver, "bench.ingest", json!({})).await?;
+pub async fn run(sizes: &Sizes, receiver: &Receiver, backend: Backend) -> BenchResult<Value> {
+    let cluster = Cluster::start(backend).await?;
+    cluster
+        .subscribe(receiver, "bench.ingest", json!({}))
+        .await?;
     let body = publish_body("bench.ingest", None);
     let runs = (500, sizes.ingest_events);
-    let url = format!("{}/api/v1/events", daemon.admin);
-    let run = measured(&url, &body, runs, CLIENTS, "ingest").await?;
-    let rss = daemon.memory();
+    let urls = cluster.admin_urls("/events");
+    let run = measured_on(&urls, &body, runs, CLIENTS, "ingest").await?;
+    let rss = cluster.rss();
     // The same load for a type nobody subscribes to: the storage path alone,
     // without deliveries competing for the two cores.
     let unrouted = publish_body("bench.unrouted", None);
-    let alone = measured(
-        &url,
+    let alone = measured_on(
+        &urls,
         &unrouted,
         (0, sizes.ingest_events),
         CLIENTS,
@@ -34,7 +39,7 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     let baseline = measured(&base_url, &body, runs, CLIENTS, "ingest baseline").await?;
     drop(base);
     // Any deliveries still going would compete with the ceiling's flushes.
-    drop(daemon);
+    drop(cluster);
 
     let ceiling = ceiling::start()?;
     let ceiling_url = format!("{}/api/v1/events", ceiling.server.url);
@@ -48,7 +53,7 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
         "events_per_s": round(rate),
         "ack_p50_ms": ms(run.percentile(0.50)),
         "ack_p99_ms": ms(run.percentile(0.99)),
-        "rss_mib": mib(rss.rss),
+        "rss_mib": mib(rss),
         "no_delivery_events_per_s": round(alone.rate()),
         "no_delivery_ack_p99_ms": ms(alone.percentile(0.99)),
         "baseline": baseline.summary(1, "ack"),

@@ -1,6 +1,7 @@
 //! The load generator: closed-loop publishers on their own threads, each
 //! thread with its own actix runtime and awc client because `awc::Client`
-//! is `!Send`.
+//! is `!Send`. With several target URLs (one per node of a cluster), client
+//! `i` posts to URL `i % N`, so the load spreads evenly over the nodes.
 
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,14 +68,25 @@ impl LoadReport {
 pub async fn measured(
     url: &str,
     body: &[u8],
+    runs: (usize, usize),
+    concurrency: usize,
+    what: &str,
+) -> BenchResult<LoadReport> {
+    measured_on(&[url.to_string()], body, runs, concurrency, what).await
+}
+
+/// As [`measured`], client `i` posting to `urls[i % urls.len()]`.
+pub async fn measured_on(
+    urls: &[String],
+    body: &[u8],
     (warm, total): (usize, usize),
     concurrency: usize,
     what: &str,
 ) -> BenchResult<LoadReport> {
-    load(url, Some(ADMIN_TOKEN), body, warm, concurrency)
+    load_on(urls, Some(ADMIN_TOKEN), body, warm, concurrency)
         .await
         .check(&format!("{what} warm-up"))?;
-    let run = load(url, Some(ADMIN_TOKEN), body, total, concurrency).await;
+    let run = load_on(urls, Some(ADMIN_TOKEN), body, total, concurrency).await;
     run.check(what)?;
     Ok(run)
 }
@@ -88,11 +100,22 @@ pub async fn load(
     total: usize,
     concurrency: usize,
 ) -> LoadReport {
+    load_on(&[url.to_string()], token, body, total, concurrency).await
+}
+
+/// As [`load`], client `i` posting to `urls[i % urls.len()]`.
+pub async fn load_on(
+    urls: &[String],
+    token: Option<&str>,
+    body: &[u8],
+    total: usize,
+    concurrency: usize,
+) -> LoadReport {
     let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
     if let Some(token) = token {
         headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
-    load_with(url, &headers, body, total, concurrency).await
+    load_with_on(urls, &headers, body, total, concurrency).await
 }
 
 pub async fn load_with(
@@ -102,20 +125,39 @@ pub async fn load_with(
     total: usize,
     concurrency: usize,
 ) -> LoadReport {
-    let url = url.to_string();
-    let headers = headers.to_vec();
-    let body = web::Bytes::copy_from_slice(body);
-    actix_web::rt::task::spawn_blocking(move || closed_loop(url, headers, body, total, concurrency))
-        .await
-        .unwrap_or_else(|e| LoadReport {
+    load_with_on(&[url.to_string()], headers, body, total, concurrency).await
+}
+
+async fn load_with_on(
+    urls: &[String],
+    headers: &[(String, String)],
+    body: &[u8],
+    total: usize,
+    concurrency: usize,
+) -> LoadReport {
+    if urls.is_empty() {
+        return LoadReport {
             elapsed: Duration::ZERO,
             latencies: Vec::new(),
-            wrong: vec![format!("load generator panicked: {e}")],
-        })
+            wrong: vec!["no target URL".into()],
+        };
+    }
+    let urls = urls.to_vec();
+    let headers = headers.to_vec();
+    let body = web::Bytes::copy_from_slice(body);
+    actix_web::rt::task::spawn_blocking(move || {
+        closed_loop(urls, headers, body, total, concurrency)
+    })
+    .await
+    .unwrap_or_else(|e| LoadReport {
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        wrong: vec![format!("load generator panicked: {e}")],
+    })
 }
 
 fn closed_loop(
-    url: String,
+    urls: Vec<String>,
     headers: Vec<(String, String)>,
     body: web::Bytes,
     total: usize,
@@ -124,19 +166,22 @@ fn closed_loop(
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(600);
     let started = Instant::now();
+    let per_thread =
+        |t: usize| concurrency / LOAD_THREADS + usize::from(t < concurrency % LOAD_THREADS);
     let threads: Vec<_> = (0..LOAD_THREADS)
         .map(|t| {
-            let per_thread =
-                concurrency / LOAD_THREADS + usize::from(t < concurrency % LOAD_THREADS);
-            let (url, headers, body, next) =
-                (url.clone(), headers.clone(), body.clone(), next.clone());
+            // The index of this thread's first client among all of them.
+            let first: usize = (0..t).map(per_thread).sum();
+            let per_thread = per_thread(t);
+            let (urls, headers, body, next) =
+                (urls.clone(), headers.clone(), body.clone(), next.clone());
             std::thread::spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
                     let client = Rc::new(client(per_thread.max(1)));
-                    let tasks = (0..per_thread).map(|_| {
+                    let tasks = (0..per_thread).map(|k| {
                         let (client, url, headers, body, next) = (
                             client.clone(),
-                            url.clone(),
+                            urls[(first + k) % urls.len()].clone(),
                             headers.clone(),
                             body.clone(),
                             next.clone(),

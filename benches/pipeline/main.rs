@@ -10,7 +10,20 @@
 //! cargo bench --bench pipeline              # full sizes (several minutes)
 //! cargo bench --bench pipeline -- --quick   # CI smoke run, under a minute
 //! cargo bench --bench pipeline -- --only ingest,deliver
+//! cargo bench --bench pipeline -- --only ingest,deliver --backend postgres
+//! cargo bench --bench pipeline -- --only ingest,deliver --backend postgres --nodes 3
 //! ```
+//!
+//! `--backend sled|postgres` (default sled) picks the store. With postgres,
+//! each scenario runs on a database of its own on the local server
+//! (127.0.0.1:5432, user postgres, or `HOOKD_BENCH_POSTGRES`), created for
+//! the scenario and dropped after it; `ingest` and `deliver` run there, the
+//! others print a line with `skipped`. `--nodes N` (default 1, postgres
+//! only) starts N daemons on that database: the endpoint is made on node 0
+//! and the load starts once every node routes to it; client `i` publishes to
+//! node `i % N`; deliveries count by distinct event ID, with `duplicates`
+//! reported, and `rss_mib` sums the nodes. Every line carries `backend` and
+//! `nodes`.
 //!
 //! Nothing here asserts a timing: figures are printed, and judged in
 //! BENCHMARKS.md. Every wait is bounded, so a stuck daemon ends the run with
@@ -25,6 +38,7 @@
 #[path = "../../tests/common/daemon.rs"]
 mod daemon;
 
+mod backend;
 mod baseline;
 mod batch;
 mod bodies;
@@ -44,6 +58,7 @@ mod replay;
 
 use serde_json::{json, Value};
 
+use backend::{labels, Backend};
 use figures::epoch;
 use receiver::Receiver;
 
@@ -93,6 +108,9 @@ const QUICK: Sizes = Sizes {
     replay_events: 20_000,
 };
 
+/// The scenarios that run on PostgreSQL; the others print a skip line there.
+const ON_POSTGRES: [&str; 2] = ["ingest", "deliver"];
+
 const SCENARIOS: [&str; 9] = [
     "ingest",
     "batch",
@@ -123,6 +141,13 @@ fn main() {
         );
         std::process::exit(2);
     }
+    let backend = match Backend::from_args(&args) {
+        Ok(backend) => backend,
+        Err(error) => {
+            eprintln!("pipeline: {error}");
+            std::process::exit(2);
+        }
+    };
     let sizes = if quick { QUICK } else { FULL };
     epoch();
 
@@ -132,10 +157,20 @@ fn main() {
         for name in SCENARIOS.iter().filter(|s| only.iter().any(|o| o == *s)) {
             eprintln!("pipeline: {name}…");
             receiver.reset();
-            match run(name, &sizes, &receiver).await {
+            let outcome = if backend == Backend::Sled || ON_POSTGRES.contains(name) {
+                run(name, &sizes, &receiver, backend).await
+            } else {
+                Ok(json!({"skipped": format!("not run on {}", backend.name())}))
+            };
+            match outcome {
                 Ok(mut line) => {
                     line["scenario"] = json!(name);
                     line["quick"] = json!(quick);
+                    if let (Some(line), Some(labels)) =
+                        (line.as_object_mut(), labels(backend).as_object())
+                    {
+                        line.extend(labels.clone());
+                    }
                     println!("{}", sorted_scenario_first(&line));
                 }
                 Err(error) => {
@@ -151,11 +186,16 @@ fn main() {
     }
 }
 
-async fn run(name: &str, sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
+async fn run(
+    name: &str,
+    sizes: &Sizes,
+    receiver: &Receiver,
+    backend: Backend,
+) -> BenchResult<Value> {
     match name {
-        "ingest" => ingest::run(sizes, receiver).await,
+        "ingest" => ingest::run(sizes, receiver, backend).await,
         "batch" => batch::run(sizes, receiver).await,
-        "deliver" => deliver::run(sizes, receiver).await,
+        "deliver" => deliver::run(sizes, receiver, backend).await,
         "drain" => drain::run(sizes, receiver).await,
         "latency" => latency::run(sizes, receiver).await,
         "fanout" => fanout::run(sizes, receiver).await,

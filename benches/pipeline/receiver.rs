@@ -1,7 +1,10 @@
 //! The receiver every delivery goes to: answers 200 at once and only counts
 //! (a million deliveries must not be kept in memory), recording arrival times
-//! by sequence number while `latency` asks for them.
+//! by sequence number while `latency` asks for them, and the distinct event
+//! IDs while a scenario with several nodes asks for them (a node may deliver
+//! an event another node already did, and those must not count twice).
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,15 @@ struct ReceiverState {
     first: Mutex<Option<Duration>>,
     /// (sequence number from the event data, arrival since the bench epoch).
     arrivals: Mutex<Vec<(usize, Duration)>>,
+    track_ids: AtomicBool,
+    ids: Mutex<HashSet<String>>,
+}
+
+/// The one field of a delivery's body the receiver reads.
+#[derive(serde::Deserialize)]
+struct EventId<'a> {
+    #[serde(borrow)]
+    id: &'a str,
 }
 
 impl Receiver {
@@ -61,10 +73,32 @@ impl Receiver {
         self.state.count.store(0, Ordering::SeqCst);
         *self.state.first.lock().unwrap() = None;
         self.state.arrivals.lock().unwrap().clear();
+        self.state.ids.lock().unwrap().clear();
     }
 
+    /// Requests received, duplicates included.
     pub fn count(&self) -> usize {
         self.state.count.load(Ordering::SeqCst)
+    }
+
+    /// Counts deliveries by distinct event ID from now on (until turned off).
+    pub fn track_ids(&self, on: bool) {
+        self.state.track_ids.store(on, Ordering::SeqCst);
+    }
+
+    /// Distinct event IDs received while tracking them.
+    pub fn distinct(&self) -> usize {
+        self.state.ids.lock().unwrap().len()
+    }
+
+    /// What `wait_for` counts: distinct events while tracking IDs, else
+    /// requests.
+    fn delivered(&self) -> usize {
+        if self.state.track_ids.load(Ordering::SeqCst) {
+            self.distinct()
+        } else {
+            self.count()
+        }
     }
 
     pub fn track_sequence(&self, on: bool) {
@@ -81,9 +115,12 @@ impl Receiver {
 
     pub async fn wait_for(&self, n: usize, timeout: Duration, what: &str) -> BenchResult<()> {
         let deadline = Instant::now() + timeout;
-        while self.count() < n {
+        while self.delivered() < n {
             if Instant::now() > deadline {
-                return Err(format!("{what}: {} of {n} after {timeout:?}", self.count()));
+                return Err(format!(
+                    "{what}: {} of {n} after {timeout:?}",
+                    self.delivered()
+                ));
             }
             actix_web::rt::time::sleep(Duration::from_millis(2)).await;
         }
@@ -99,6 +136,11 @@ async fn receive(state: web::Data<ReceiverState>, body: web::Bytes) -> HttpRespo
             .and_then(|v| v["data"]["seq"].as_u64());
         if let Some(seq) = seq {
             state.arrivals.lock().unwrap().push((seq as usize, at));
+        }
+    }
+    if state.track_ids.load(Ordering::Relaxed) {
+        if let Ok(event) = serde_json::from_slice::<EventId>(&body) {
+            state.ids.lock().unwrap().insert(event.id.to_string());
         }
     }
     if state.count.fetch_add(1, Ordering::SeqCst) == 0 {

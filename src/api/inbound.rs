@@ -19,7 +19,7 @@ use crate::domain::event_type::EventType;
 use crate::domain::{Endpoint, Event, Partner, PartnerStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::{EventId, PartnerId};
-use crate::store::NewEvent;
+use crate::service::publish;
 
 /// The partner guide's sender retries the same body; within this window a repeat is
 /// answered from the first delivery and stores nothing.
@@ -122,7 +122,7 @@ async fn receive(
         return Err(ApiError::Malformed("the body must be a JSON object".into()));
     }
     let canonical = canonical_json(&body).into_bytes();
-    let partner = sender(state, named.as_deref(), signature, &raw, &canonical)?;
+    let partner = sender(state, named.as_deref(), signature, &raw, &canonical).await?;
     let event_type = accepted_type(state, event_type)?;
 
     let now = now_ms();
@@ -138,18 +138,14 @@ async fn receive(
     // still recognised as the same event.
     let digest = hex::encode(Sha256::digest(&canonical));
     let key = format!("inbound:{}:{}:{digest}", partner.id, event.event_type);
-    let outcome = state
-        .store
-        .append_events(
-            vec![NewEvent {
-                event,
-                only_to: None,
-            }],
-            Some(&key),
-            DEDUP_WINDOW.as_millis() as u64,
-            now,
-        )
-        .await?;
+    let outcome = publish::publish(
+        &state.store,
+        vec![event],
+        Some(&key),
+        DEDUP_WINDOW.as_millis() as u64,
+        now,
+    )
+    .await?;
     let stored = outcome.events.first().ok_or(ApiError::Internal)?;
     if outcome.duplicate {
         tracing::info!(partner = %partner.id, event = %stored.id, "repeated inbound partner event");
@@ -166,7 +162,7 @@ async fn receive(
 
 /// The partner that signed the body: the named one, else whichever active
 /// partner's secret verifies it. Unknown or mismatching → 401, suspended → 403.
-fn sender(
+async fn sender(
     state: &AppState,
     named: Option<&str>,
     signature: &str,
@@ -178,9 +174,14 @@ fn sender(
             // An unknown ID answers like a bad signature, so the route cannot
             // be used to discover which partners exist.
             let id: PartnerId = id.parse().map_err(|_| ApiError::InvalidSignature)?;
-            state.store.partner_with_endpoint(id)?.into_iter().collect()
+            state
+                .store
+                .partner_with_endpoint(id)
+                .await?
+                .into_iter()
+                .collect()
         }
-        None => state.store.active_partners()?,
+        None => state.store.active_partners().await?,
     };
     let (partner, _) = candidates
         .into_iter()

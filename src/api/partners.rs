@@ -205,11 +205,15 @@ pub(crate) async fn register(
 
 /// The partner whose shared secret is the bearer: unknown → 401,
 /// suspended → 403.
-fn authenticate(state: &AppState, request: &HttpRequest) -> Result<(Partner, Endpoint), ApiError> {
+async fn authenticate(
+    state: &AppState,
+    request: &HttpRequest,
+) -> Result<(Partner, Endpoint), ApiError> {
     let secret = bearer(request).ok_or(ApiError::Unauthorized)?;
     let (partner, endpoint) = state
         .store
-        .partner_by_secret(secret)?
+        .partner_by_secret(secret)
+        .await?
         .ok_or(ApiError::Unauthorized)?;
     if partner.status == PartnerStatus::Suspended {
         return Err(ApiError::Forbidden("this partner is suspended".into()));
@@ -226,7 +230,7 @@ pub(crate) async fn me(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (partner, endpoint) = authenticate(&state, &request)?;
+    let (partner, endpoint) = authenticate(&state, &request).await?;
     Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
@@ -249,7 +253,7 @@ pub(crate) async fn update_me(
     request: HttpRequest,
     input: web::Json<PartnerPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let (partner, mut endpoint) = authenticate(&state, &request)?;
+    let (partner, mut endpoint) = authenticate(&state, &request).await?;
     let input = input.into_inner();
     let events = input
         .events
@@ -275,7 +279,7 @@ pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (partner, mut endpoint) = authenticate(&state, &request)?;
+    let (partner, mut endpoint) = authenticate(&state, &request).await?;
     let shared_secret = generate_shared_secret();
     state
         .store
@@ -298,8 +302,8 @@ pub(crate) async fn my_deliveries(
     request: HttpRequest,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, endpoint) = authenticate(&state, &request)?;
-    endpoint_deliveries(&state, endpoint.id, &query)
+    let (_, endpoint) = authenticate(&state, &request).await?;
+    endpoint_deliveries(&state, endpoint.id, &query).await
 }
 
 /// Sends the partner's endpoint a synthetic event marked `"test": true`.
@@ -312,6 +316,6 @@ pub(crate) async fn test_me(
     request: HttpRequest,
     input: web::Json<TestInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, endpoint) = authenticate(&state, &request)?;
+    let (_, endpoint) = authenticate(&state, &request).await?;
     send_test_to(&state, endpoint, input.into_inner()).await
 }

@@ -42,6 +42,7 @@ async fn require_portal_token(
     if state
         .store
         .get_account(&account)
+        .await
         .map_err(ApiError::from)?
         .is_none()
     {

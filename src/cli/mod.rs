@@ -1,10 +1,12 @@
-//! The command line: `hookd serve`, `hookd check-config`, `hookd --version`,
-//! and the operator's admin commands (`hookd endpoints list`, …), which talk
-//! to a running daemon's admin API from the same binary.
+//! The command line: `hookd serve`, `hookd check-config`, `hookd migrate`,
+//! `hookd --version`, and the operator's admin commands (`hookd endpoints
+//! list`, …), which talk to a running daemon's admin API from the same
+//! binary.
 
 mod admin;
 mod args;
 mod client;
+mod migrate;
 mod output;
 mod watch;
 
@@ -14,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 pub use admin::run as run_admin;
 use args::{DeliveriesCommand, EndpointsCommand, EventsCommand, PartnersCommand, ReplayCommand};
+pub use migrate::{run as run_migrate, MigrateArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "hookd", version, about = "A webhook delivery daemon")]
@@ -49,6 +52,17 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print it with secrets masked.
     CheckConfig,
+    /// Copy this node's data directory (storage.data_dir) into an empty
+    /// PostgreSQL database, to scale out.
+    ///
+    /// Copies accounts, endpoints, partners, events with every delivery,
+    /// attempts, replay jobs, idempotency keys and endpoint health, keeping
+    /// their IDs. The database is storage.postgres_url (set it even while
+    /// storage.backend is still "sled") or --postgres-url. Refuses a
+    /// database that already holds records, and a data directory a running
+    /// hookd holds: stop the node first. Afterwards set storage.backend =
+    /// "postgres" and start hookd on the database.
+    Migrate(MigrateArgs),
     #[command(flatten)]
     Admin(AdminCommand),
 }

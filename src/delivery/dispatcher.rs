@@ -29,11 +29,20 @@ use crate::delivery::recorder::Recorder;
 use crate::delivery::worker::{run_attempt, AttemptContext};
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EndpointId, EventId};
+use crate::service::endpoints;
+use crate::service::outcome::{self, AttemptOutcome};
 use crate::shutdown::Shutdown;
-use crate::store::{AttemptOutcome, Claim, Store, StoreError};
+use crate::store::{Claim, Store, StoreError, WheelEntry};
 
 /// How many wheel entries one pass may claim before yielding to other work.
 const CLAIM_BATCH: usize = 1024;
+
+/// Due entries read by the first store call of a pass; each further page
+/// is twice as large, up to [`CLAIM_PAGE_MAX`]. A pass usually finds room
+/// for a few entries only (an attempt just finished), so reading a large
+/// page first would decode many entries for nothing on every wake-up.
+const CLAIM_PAGE_FIRST: usize = 8;
+const CLAIM_PAGE_MAX: usize = 512;
 
 /// How often claims no attempt holds are returned to the wheel.
 const STRANDED_CLAIM_SWEEP_MS: u64 = 10_000;
@@ -78,7 +87,8 @@ impl Dispatcher {
         let wheel_changed = self.store.wheel_changed();
         let mut held = Held::new();
         let mut reader = LogReader::new(&self.store);
-        let mut next_sweep = now_ms() + STRANDED_CLAIM_SWEEP_MS;
+        let sweep_every = self.store.claim_sweep_ms(STRANDED_CLAIM_SWEEP_MS);
+        let mut next_sweep = now_ms() + sweep_every;
 
         while !self.shutdown.is_requested() {
             while let Ok(finished) = done_rx.try_recv() {
@@ -86,8 +96,8 @@ impl Dispatcher {
             }
             let now = now_ms();
             if now >= next_sweep {
-                self.sweep_stranded_claims(&held, now);
-                next_sweep = now + STRANDED_CLAIM_SWEEP_MS;
+                self.sweep_stranded_claims(&held, now).await;
+                next_sweep = now + sweep_every;
             }
             // One snapshot of the active endpoints serves the whole pass.
             let subscribers = self.store.subscribers();
@@ -97,7 +107,7 @@ impl Dispatcher {
                 .map(|s| (s.endpoint.id, &s.endpoint))
                 .collect();
             let mut wheel_failed = false;
-            let claimed = match self.claim_due(&mut limits, &mut held, &active, now) {
+            let claimed = match self.claim_due(&mut limits, &mut held, &active, now).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::error!(%error, "dispatcher could not read the wheel; retrying within a second");
@@ -105,7 +115,7 @@ impl Dispatcher {
                     0
                 }
             };
-            let read = match self.read_log(&mut reader, &mut limits, &active, now) {
+            let read = match self.read_log(&mut reader, &mut limits, &active, now).await {
                 Ok(read) => read,
                 Err(error) => {
                     tracing::error!(%error, "dispatcher could not read the log; retrying within a second");
@@ -113,21 +123,23 @@ impl Dispatcher {
                     0
                 }
             };
-            let rate_wakeup = self.start_ready(
-                &mut limits,
-                &mut held,
-                &mut reader,
-                &active,
-                &context,
-                &done_tx,
-                now,
-            );
+            let rate_wakeup = self
+                .start_ready(
+                    &mut limits,
+                    &mut held,
+                    &mut reader,
+                    &active,
+                    &context,
+                    &done_tx,
+                    now,
+                )
+                .await;
             reader.publish_cursor(&self.store, now);
             if claimed >= CLAIM_BATCH || read >= READ_PER_PASS {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let next_due = match self.store.next_due_after(now) {
+            let next_due = match self.store.next_due_after(now).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::error!(%error, "dispatcher could not read the wheel; retrying within a second");
@@ -162,22 +174,23 @@ impl Dispatcher {
 
     /// Reads new events off the log into the lanes, after moving the owed
     /// jobs of lanes that stopped keeping up to the wheel.
-    fn read_log(
+    async fn read_log(
         &self,
         reader: &mut LogReader,
         limits: &mut Limits,
-        active: &Active,
+        active: &Active<'_>,
         now: u64,
     ) -> Result<usize, StoreError> {
-        reader.spill(&self.store, limits, now)?;
+        reader.spill(&self.store, limits, now).await?;
         let schedule = &self.settings.delivery.retry_schedule;
-        reader.read(&self.store, schedule, limits, active, now)
+        reader
+            .read(&self.store, schedule, limits, active, now)
+            .await
     }
 
     /// Returns the claims no attempt holds to the wheel (see the module doc).
-    fn sweep_stranded_claims(&self, held: &Held, now: u64) {
-        let is_held = |id, token| held.contains(&(id, token));
-        match self.store.requeue_stranded_claims(is_held, now) {
+    async fn sweep_stranded_claims(&self, held: &Held, now: u64) {
+        match self.store.requeue_stranded_claims(held, now).await {
             Ok(0) => {}
             Ok(requeued) => {
                 tracing::warn!(requeued, "stranded claims are due again")
@@ -189,11 +202,11 @@ impl Dispatcher {
     /// Claims due entries for endpoints with room, passing over saturated
     /// ones; returns how many were claimed. Each claim queued for an attempt
     /// joins `held`.
-    fn claim_due(
+    async fn claim_due(
         &self,
         limits: &mut Limits,
         held: &mut Held,
-        active: &Active,
+        active: &Active<'_>,
         now: u64,
     ) -> Result<usize, StoreError> {
         let mut claimed = 0;
@@ -202,64 +215,106 @@ impl Dispatcher {
         // walking a large backlog again on every wake-up. Entries of inactive
         // endpoints left behind are settled by the next pass that has room.
         let mut with_room = active.values().filter(|e| limits.has_room(e)).count();
-        for entry in self.store.due_entries(now) {
-            if limits.full() || claimed >= CLAIM_BATCH || (with_room == 0 && !active.is_empty()) {
+        let mut after = None;
+        let mut page_size = CLAIM_PAGE_FIRST;
+        let done = |limits: &Limits, claimed: usize, with_room: usize| {
+            limits.full() || claimed >= CLAIM_BATCH || (with_room == 0 && !active.is_empty())
+        };
+        while !done(limits, claimed, with_room) {
+            let page = self
+                .store
+                .due_entries(now, after.as_ref(), page_size)
+                .await?;
+            let last_page = page.len() < page_size;
+            page_size = (page_size * 2).min(CLAIM_PAGE_MAX);
+            after = page.last().copied();
+            for entry in page {
+                if done(limits, claimed, with_room) {
+                    break;
+                }
+                let endpoint = active.get(&entry.endpoint).copied();
+                let had_room = endpoint.is_some_and(|e| limits.has_room(e));
+                if self.claim_one(entry, limits, held, active, now).await? {
+                    claimed += 1;
+                }
+                // This claim filled its endpoint.
+                if had_room && endpoint.is_some_and(|e| !limits.has_room(e)) {
+                    with_room = with_room.saturating_sub(1);
+                }
+            }
+            if last_page {
                 break;
-            }
-            let entry = entry?;
-            let endpoint = active.get(&entry.endpoint).copied();
-            if endpoint.is_some_and(|e| !limits.has_room(e)) {
-                continue;
-            }
-            if !self.store.claim(entry.due_ms, entry.delivery)? {
-                continue;
-            }
-            claimed += 1;
-            let Some(endpoint) = endpoint else {
-                let status = inactive_status(&self.store, entry.endpoint)?;
-                self.store.release_claim(entry.delivery, status)?;
-                continue;
-            };
-            let delivery = self.store.get_delivery(entry.delivery)?;
-            let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
-                self.store
-                    .release_claim(entry.delivery, DeliveryStatus::Cancelled)?;
-                continue;
-            };
-            let event = match self.store.get_event(delivery.event_id) {
-                Ok(Some(event)) => event,
-                Ok(None) => {
-                    tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
-                    self.store
-                        .release_claim(entry.delivery, DeliveryStatus::Cancelled)?;
-                    continue;
-                }
-                Err(StoreError::Codec(reason)) => {
-                    self.fail_unreadable(&delivery, entry.due_ms, &reason, now)?;
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            held.insert((delivery.id, entry.due_ms));
-            limits.enqueue(
-                endpoint.id,
-                Job {
-                    delivery,
-                    event: std::sync::Arc::new(event),
-                    claim: Claim::Wheel(entry.due_ms),
-                    queued_ms: now,
-                },
-            );
-            if !limits.has_room(endpoint) {
-                with_room = with_room.saturating_sub(1);
             }
         }
         Ok(claimed)
     }
 
+    /// Claims one due entry and queues its attempt, or settles it when its
+    /// endpoint is inactive or the delivery is no longer pending. False when
+    /// the entry was passed over (saturated endpoint) or already gone.
+    async fn claim_one(
+        &self,
+        entry: WheelEntry,
+        limits: &mut Limits,
+        held: &mut Held,
+        active: &Active<'_>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(endpoint) = active.get(&entry.endpoint).copied() else {
+            let Some(status) = inactive_status(&self.store, entry.endpoint).await? else {
+                // Active, but newer than this pass's list of endpoints.
+                self.store.refresh_endpoints().await?;
+                return Ok(false);
+            };
+            if self.store.claim(&entry).await? {
+                self.release_as(entry.delivery, entry.endpoint, status, now)
+                    .await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        };
+        if !limits.has_room(endpoint) || !self.store.claim(&entry).await? {
+            return Ok(false);
+        }
+        let delivery = self.store.get_delivery(entry.delivery).await?;
+        let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
+            self.store
+                .release_claim(entry.delivery, DeliveryStatus::Cancelled)
+                .await?;
+            return Ok(true);
+        };
+        let event = match self.store.get_event(delivery.event_id).await {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
+                self.store
+                    .release_claim(entry.delivery, DeliveryStatus::Cancelled)
+                    .await?;
+                return Ok(true);
+            }
+            Err(StoreError::Codec(reason)) => {
+                self.fail_unreadable(&delivery, entry.due_ms, &reason, now)
+                    .await?;
+                return Ok(true);
+            }
+            Err(error) => return Err(error),
+        };
+        held.insert((delivery.id, entry.due_ms));
+        limits.enqueue(
+            endpoint.id,
+            Job {
+                delivery,
+                event: std::sync::Arc::new(event),
+                claim: Claim::Wheel(entry.due_ms),
+                queued_ms: now,
+            },
+        );
+        Ok(true)
+    }
+
     /// Ends a delivery whose event cannot be decoded: every attempt would
     /// fail the same way, so it fails now, with the reason on its record.
-    fn fail_unreadable(
+    async fn fail_unreadable(
         &self,
         delivery: &Delivery,
         claim: u64,
@@ -278,20 +333,27 @@ impl Dispatcher {
             response_body: None,
         };
         let claim = Claim::Wheel(claim);
-        self.store
-            .record_attempt(delivery, claim, "", &attempt, AttemptOutcome::Failed)?;
+        outcome::record(
+            &self.store,
+            delivery,
+            claim,
+            "",
+            &attempt,
+            AttemptOutcome::Failed,
+        )
+        .await?;
         Ok(())
     }
 
     /// Starts every waiting job its endpoint's limits allow; returns when the
     /// earliest rate-limited one may start.
     #[allow(clippy::too_many_arguments)]
-    fn start_ready(
+    async fn start_ready(
         &self,
         limits: &mut Limits,
         held: &mut Held,
         reader: &mut LogReader,
-        active: &Active,
+        active: &Active<'_>,
         context: &Rc<AttemptContext>,
         done: &mpsc::UnboundedSender<Finished>,
         now: u64,
@@ -299,10 +361,14 @@ impl Dispatcher {
         let mut earliest = None;
         for endpoint_id in limits.endpoints_waiting() {
             let Some(endpoint) = active.get(&endpoint_id).copied() else {
-                let status =
-                    inactive_status(&self.store, endpoint_id).unwrap_or(DeliveryStatus::Cancelled);
+                let status = match inactive_status(&self.store, endpoint_id).await {
+                    // Waits for the next pass, which knows the endpoint.
+                    Ok(None) => continue,
+                    Ok(Some(status)) => status,
+                    Err(_) => DeliveryStatus::Cancelled,
+                };
                 for job in limits.drain_waiting(endpoint_id) {
-                    self.settle_inactive(job, status, held, reader, now);
+                    self.settle_inactive(job, status, held, reader, now).await;
                 }
                 continue;
             };
@@ -334,9 +400,23 @@ impl Dispatcher {
         earliest
     }
 
+    /// Ends this node's claim on a delivery of an inactive endpoint without
+    /// an attempt, as `status` (held or cancelled), then follows the
+    /// endpoint's state if it changed meanwhile.
+    async fn release_as(
+        &self,
+        delivery: DeliveryId,
+        endpoint: EndpointId,
+        status: DeliveryStatus,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.store.release_claim(delivery, status).await?;
+        endpoints::recorded_as(&self.store, endpoint, status, now).await
+    }
+
     /// Ends a waiting job whose endpoint is no longer active: its delivery
     /// becomes `status` (held or cancelled).
-    fn settle_inactive(
+    async fn settle_inactive(
         &self,
         job: Job,
         status: DeliveryStatus,
@@ -347,14 +427,16 @@ impl Dispatcher {
         let settled = match job.claim {
             Claim::Wheel(token) => {
                 held.remove(&(job.delivery.id, token));
-                self.store.release_claim(job.delivery.id, status)
+                let endpoint = job.delivery.endpoint_id;
+                self.release_as(job.delivery.id, endpoint, status, now)
+                    .await
             }
             Claim::Owed => {
                 let off_the_wheel = |delivery: &mut Delivery| {
                     delivery.status = status;
                     delivery.next_attempt_ms = None;
                 };
-                reader.settle(&self.store, job, off_the_wheel, now)
+                reader.settle(&self.store, job, off_the_wheel, now).await
             }
         };
         if let Err(error) = settled {
@@ -363,15 +445,18 @@ impl Dispatcher {
     }
 }
 
-/// What becomes of deliveries whose endpoint is not among the active ones:
-/// held if it is disabled, cancelled if it was deleted.
-pub(crate) fn inactive_status(
+/// What becomes of deliveries whose endpoint is not among the active ones
+/// of a pass: held if it is disabled, cancelled if it was deleted. `None`
+/// when it is active after all: the pass's list of endpoints is older than
+/// the endpoint (another node created or enabled it a moment ago).
+pub(crate) async fn inactive_status(
     store: &Store,
     endpoint: EndpointId,
-) -> Result<DeliveryStatus, StoreError> {
-    Ok(match store.get_endpoint(endpoint)? {
-        Some(_) => DeliveryStatus::Held,
-        None => DeliveryStatus::Cancelled,
+) -> Result<Option<DeliveryStatus>, StoreError> {
+    let active = store.get_endpoint(endpoint).await?.map(|e| e.active);
+    Ok(match DeliveryStatus::open_for(active) {
+        DeliveryStatus::Pending => None,
+        status => Some(status),
     })
 }
 
@@ -429,59 +514,82 @@ mod tests {
     }
 
     /// One pass of claiming, as `run` does it.
-    fn claim(dispatcher: &Dispatcher, held: &mut Held, now: u64) -> Result<usize, StoreError> {
+    async fn claim(
+        dispatcher: &Dispatcher,
+        held: &mut Held,
+        now: u64,
+    ) -> Result<usize, StoreError> {
         let subscribers = dispatcher.store.subscribers();
         let active: Active = subscribers
             .iter()
             .map(|s| (s.endpoint.id, &s.endpoint))
             .collect();
         let mut limits = Limits::new(100, 16);
-        dispatcher.claim_due(&mut limits, held, &active, now)
+        dispatcher.claim_due(&mut limits, held, &active, now).await
+    }
+
+    /// The deliveries on the wheel due by `now`.
+    async fn due(store: &Store, now: u64) -> Vec<WheelEntry> {
+        store.due_entries(now, None, usize::MAX).await.unwrap()
     }
 
     #[actix_web::test]
     async fn a_claim_stranded_by_a_store_error_returns_to_the_wheel() {
         let (_dir, guard) = temp_store();
-        let store = guard.store();
-        endpoint(&store).await;
+        let store = Store::Sled(Arc::new(guard.store()));
+        endpoint(store.embedded()).await;
         let now = now_ms();
-        let (_, deliveries) = publish_to_wheel(&store, now).await;
+        let (_, deliveries) = publish_to_wheel(store.embedded(), now).await;
         let delivery = deliveries[0].id;
         let token = deliveries[0].next_attempt_ms.unwrap();
         let dispatcher = dispatcher(store.clone());
         let mut held = Held::new();
 
         // The delivery cannot be read once claimed: the pass fails after the claim.
-        let original = store.overwrite_record(Record::Delivery(delivery), None);
-        assert!(claim(&dispatcher, &mut held, now).is_err());
+        let original = store
+            .embedded()
+            .overwrite_record(Record::Delivery(delivery), None);
+        assert!(claim(&dispatcher, &mut held, now).await.is_err());
         assert!(held.is_empty());
-        assert_eq!(store.due_entries(now).count(), 0, "claimed, off the wheel");
+        assert!(due(&store, now).await.is_empty(), "claimed, off the wheel");
 
         // Healed, the sweep puts it back without a restart. A held claim
         // stays; holding an earlier claim of the same delivery does not count.
-        store.overwrite_record(Record::Delivery(delivery), original.as_deref());
+        store
+            .embedded()
+            .overwrite_record(Record::Delivery(delivery), original.as_deref());
         let later = token + 1;
-        let held_now = |id, t| id == delivery && t == token;
-        assert_eq!(store.requeue_stranded_claims(held_now, later).unwrap(), 0);
-        dispatcher.sweep_stranded_claims(&Held::from([(delivery, token - 1)]), later);
-        let due: Vec<_> = store
-            .due_entries(later)
-            .map(|e| e.unwrap().delivery)
+        let held_now = Held::from([(delivery, token)]);
+        assert_eq!(
+            store
+                .requeue_stranded_claims(&held_now, later)
+                .await
+                .unwrap(),
+            0
+        );
+        dispatcher
+            .sweep_stranded_claims(&Held::from([(delivery, token - 1)]), later)
+            .await;
+        let due_then: Vec<_> = due(&store, later)
+            .await
+            .iter()
+            .map(|e| e.delivery)
             .collect();
-        assert_eq!(due, [delivery]);
-        assert_eq!(claim(&dispatcher, &mut held, later).unwrap(), 1);
+        assert_eq!(due_then, [delivery]);
+        assert_eq!(claim(&dispatcher, &mut held, later).await.unwrap(), 1);
         assert!(held.contains(&(delivery, later)));
     }
 
     #[actix_web::test]
     async fn a_claim_whose_attempt_was_half_recorded_is_not_queued_twice() {
         let (_dir, guard) = temp_store();
-        let store = guard.store();
-        endpoint(&store).await;
+        let store = Store::Sled(Arc::new(guard.store()));
+        endpoint(store.embedded()).await;
         let now = now_ms();
-        let (_, deliveries) = publish_to_wheel(&store, now).await;
+        let (_, deliveries) = publish_to_wheel(store.embedded(), now).await;
         let delivery = &deliveries[0];
-        assert!(store.claim(now, delivery.id).unwrap());
+        let entry = due(&store, now).await[0];
+        assert!(store.claim(&entry).await.unwrap());
         // Recorded with a retry, but the claim stayed (a stale claim token
         // stands in for the write that failed).
         let attempt = Attempt {
@@ -494,23 +602,34 @@ mod tests {
             response_body: None,
         };
         let retry_at = now + 60_000;
-        store
-            .record_attempt(
-                delivery,
-                Claim::Wheel(0),
-                "test.happened",
-                &attempt,
-                AttemptOutcome::RetryAt(retry_at),
-            )
-            .unwrap();
-        assert_eq!(store.requeue_stranded_claims(|_, _| false, now).unwrap(), 0);
-        let due: Vec<_> = store
-            .due_entries(retry_at)
-            .map(|e| e.unwrap().due_ms)
-            .collect();
-        assert_eq!(due, [retry_at]);
+        outcome::record(
+            &store,
+            delivery,
+            Claim::Wheel(0),
+            "test.happened",
+            &attempt,
+            AttemptOutcome::RetryAt(retry_at),
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            store.requeue_stranded_claims(|_, _| false, now).unwrap(),
+            store
+                .requeue_stranded_claims(&Held::new(), now)
+                .await
+                .unwrap(),
+            0
+        );
+        let due_then: Vec<_> = due(&store, retry_at)
+            .await
+            .iter()
+            .map(|e| e.due_ms)
+            .collect();
+        assert_eq!(due_then, [retry_at]);
+        assert_eq!(
+            store
+                .requeue_stranded_claims(&Held::new(), now)
+                .await
+                .unwrap(),
             0,
             "claim gone"
         );
@@ -519,25 +638,35 @@ mod tests {
     #[actix_web::test]
     async fn a_delivery_whose_event_cannot_be_read_fails_with_the_reason() {
         let (_dir, guard) = temp_store();
-        let store = guard.store();
-        endpoint(&store).await;
+        let store = Store::Sled(Arc::new(guard.store()));
+        endpoint(store.embedded()).await;
         let now = now_ms();
-        let (event, deliveries) = publish_to_wheel(&store, now).await;
+        let (event, deliveries) = publish_to_wheel(store.embedded(), now).await;
         let delivery = deliveries[0].id;
-        store.overwrite_record(Record::Event(event), None);
+        store
+            .embedded()
+            .overwrite_record(Record::Event(event), None);
         let mut held = Held::new();
 
         assert_eq!(
-            claim(&dispatcher(store.clone()), &mut held, now).unwrap(),
+            claim(&dispatcher(store.clone()), &mut held, now)
+                .await
+                .unwrap(),
             1
         );
         assert!(held.is_empty(), "nothing to attempt");
-        let failed = store.get_delivery(delivery).unwrap().unwrap();
+        let failed = store.get_delivery(delivery).await.unwrap().unwrap();
         assert_eq!(failed.status, DeliveryStatus::Failed);
-        let attempts = store.attempts_of(delivery).unwrap();
+        let attempts = store.attempts_of(delivery).await.unwrap();
         let error = attempts[0].error.as_deref().unwrap();
         assert!(error.contains("stored event cannot be read"), "{error}");
-        assert_eq!(store.requeue_stranded_claims(|_, _| false, now).unwrap(), 0);
-        assert_eq!(store.due_entries(now + 3_600_000).count(), 0);
+        assert_eq!(
+            store
+                .requeue_stranded_claims(&Held::new(), now)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(due(&store, now + 3_600_000).await.is_empty());
     }
 }

@@ -1,5 +1,5 @@
 //! The dispatcher's reader of the event log: it turns the deliveries each new
-//! event owes (`store/log.rs`) into jobs in memory, so a first attempt needs
+//! event owes (`store/sled/log.rs`) into jobs in memory, so a first attempt needs
 //! no write before it starts and one record after it.
 //!
 //! An owed delivery whose endpoint is disabled or deleted is settled at once
@@ -21,6 +21,7 @@ use crate::delivery::limits::{Job, Limits};
 use crate::domain::schedule::RetrySchedule;
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EventId};
+use crate::service::endpoints;
 use crate::store::{Claim, LoggedEvent, Store, StoreError};
 
 /// Events read per store call.
@@ -80,12 +81,12 @@ impl LogReader {
     }
 
     /// Reads new events while the owed window has room; returns how many.
-    pub fn read(
+    pub async fn read(
         &mut self,
         store: &Store,
         default_schedule: &RetrySchedule,
         limits: &mut Limits,
-        active: &Active,
+        active: &Active<'_>,
         now: u64,
     ) -> Result<usize, StoreError> {
         if self.reread_at.is_some_and(|at| at <= now) {
@@ -95,12 +96,13 @@ impl LogReader {
         }
         let mut read = 0;
         while limits.owed_room() && read < READ_PER_PASS {
-            let batch = store.log_after(self.read_through, READ_BATCH)?;
+            let batch = store.log_after(self.read_through, READ_BATCH).await?;
             if batch.is_empty() {
                 break;
             }
             for logged in batch {
-                self.take(store, default_schedule, limits, active, logged, now)?;
+                self.take(store, default_schedule, limits, active, logged, now)
+                    .await?;
                 read += 1;
             }
         }
@@ -108,12 +110,12 @@ impl LogReader {
     }
 
     /// Queues or settles every delivery `logged` owes that has no record.
-    fn take(
+    async fn take(
         &mut self,
         store: &Store,
         default_schedule: &RetrySchedule,
         limits: &mut Limits,
-        active: &Active,
+        active: &Active<'_>,
         logged: LoggedEvent,
         now: u64,
     ) -> Result<(), StoreError> {
@@ -121,7 +123,7 @@ impl LogReader {
         let event = Arc::new(logged.event);
         let mut rng = rand::thread_rng();
         for (id, endpoint_id) in owed {
-            if self.in_memory.contains(&id) || store.is_recorded(id)? {
+            if self.in_memory.contains(&id) || store.is_recorded(id).await? {
                 continue;
             }
             let mut delivery = Delivery {
@@ -134,9 +136,13 @@ impl LogReader {
                 updated_at_ms: now,
             };
             let Some(endpoint) = active.get(&endpoint_id) else {
-                delivery.status = inactive_status(store, endpoint_id)?;
-                delivery.next_attempt_ms = None;
-                store.record_owed(&delivery, &event.event_type)?;
+                // Held or cancelled; or, when the endpoint turns out to be
+                // active after all, due now on the wheel.
+                if let Some(status) = inactive_status(store, endpoint_id).await? {
+                    delivery.status = status;
+                    delivery.next_attempt_ms = None;
+                }
+                record(store, &delivery, &event.event_type, now).await?;
                 continue;
             };
             let delay = endpoint
@@ -149,7 +155,7 @@ impl LogReader {
                     false => event.id.created_ms() + delay.as_millis() as u64,
                 };
                 delivery.next_attempt_ms = Some(due);
-                store.record_owed(&delivery, &event.event_type)?;
+                record(store, &delivery, &event.event_type, now).await?;
                 continue;
             }
             limits.enqueue(
@@ -170,7 +176,7 @@ impl LogReader {
 
     /// Puts the owed jobs of lanes that stopped keeping up on the wheel. A
     /// job whose record fails is read off the log again later.
-    pub fn spill(
+    pub async fn spill(
         &mut self,
         store: &Store,
         limits: &mut Limits,
@@ -179,7 +185,7 @@ impl LogReader {
         let mut failed = None;
         for job in limits.spill_stale(now) {
             let due_now = |delivery: &mut Delivery| delivery.next_attempt_ms = Some(now);
-            if let Err(error) = self.settle(store, job, due_now, now) {
+            if let Err(error) = self.settle(store, job, due_now, now).await {
                 failed.get_or_insert(error);
             }
         }
@@ -188,7 +194,7 @@ impl LogReader {
 
     /// Ends an owed job without an attempt: its delivery, changed by
     /// `change` (held, cancelled, or put on the wheel), gets its record.
-    pub fn settle(
+    pub async fn settle(
         &mut self,
         store: &Store,
         job: Job,
@@ -197,7 +203,7 @@ impl LogReader {
     ) -> Result<(), StoreError> {
         let mut delivery = job.delivery;
         change(&mut delivery);
-        let recorded = store.record_owed(&delivery, &job.event.event_type);
+        let recorded = record(store, &delivery, &job.event.event_type, now).await;
         self.finished(job.event.id, delivery.id, recorded.is_ok(), now);
         recorded.map(|_| ())
     }
@@ -246,4 +252,20 @@ impl LogReader {
             }
         }
     }
+}
+
+/// Gives an owed delivery its first record, settled by its endpoint's state
+/// as last read, then follows that state if it changed meanwhile
+/// ([`endpoints::recorded_as`]). False if the delivery already had a record.
+async fn record(
+    store: &Store,
+    delivery: &Delivery,
+    event_type: &str,
+    now: u64,
+) -> Result<bool, StoreError> {
+    if !store.record_owed(delivery, event_type).await? {
+        return Ok(false);
+    }
+    endpoints::recorded_as(store, delivery.endpoint_id, delivery.status, now).await?;
+    Ok(true)
 }

@@ -1,22 +1,20 @@
-//! Records finished attempts on a thread of its own, in batches: every
-//! attempt that finished while the previous batch was being written goes
-//! into the next one. Nothing here waits for a flush (the dispatch cursor
+//! Records finished attempts on a thread of its own. Nothing here waits for a flush (the dispatch cursor
 //! and the wheel claims make a lost record an attempt made again, see
-//! `store/log.rs`), and the attempts' tasks wait only for their own record,
+//! `store/sled/log.rs`), and the attempts' tasks wait only for their own record,
 //! without a hand-off to the blocking pool each.
 //!
 //! Dropping the [`Recorder`] (with the dispatcher's attempt context) ends
 //! the thread once it has recorded what was queued, and waits for it, so
 //! no thread of hookd's holds the store after the dispatcher has stopped.
 
-use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{Attempt, Delivery};
 use crate::ids::EndpointId;
-use crate::store::{AttemptOutcome, Claim, EndpointHealth, Store, StoreError};
+use crate::service::outcome::{self, AttemptOutcome};
+use crate::store::{Claim, EndpointHealth, Store, StoreError};
 
 /// One finished attempt to record.
 pub struct AttemptRecord {
@@ -32,17 +30,25 @@ pub struct AttemptRecord {
 type Answer = oneshot::Sender<Result<EndpointHealth, StoreError>>;
 
 pub struct Recorder {
-    queue: Option<mpsc::Sender<(AttemptRecord, Answer)>>,
+    queue: Option<mpsc::UnboundedSender<(AttemptRecord, Answer)>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Recorder {
     pub fn start(store: Store) -> Result<Recorder, StoreError> {
-        let (queue, finished) = mpsc::channel();
+        let unavailable =
+            |e: std::io::Error| StoreError::Unavailable(format!("cannot start the recorder: {e}"));
+        let (queue, finished) = mpsc::unbounded_channel();
+        // A runtime of its own: recording never waits behind the dispatcher's
+        // attempts, nor they behind a record.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(unavailable)?;
         let thread = thread::Builder::new()
             .name("hookd-recorder".into())
-            .spawn(move || run(store, finished))
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the recorder: {e}")))?;
+            .spawn(move || runtime.block_on(run(store, finished)))
+            .map_err(unavailable)?;
         Ok(Recorder {
             queue: Some(queue),
             thread: Some(thread),
@@ -73,22 +79,35 @@ impl Drop for Recorder {
     }
 }
 
-fn run(store: Store, finished: mpsc::Receiver<(AttemptRecord, Answer)>) {
-    while let Ok(first) = finished.recv() {
-        for (attempt, answer) in std::iter::once(first).chain(finished.try_iter()) {
-            let _ = answer.send(record(&store, attempt));
-        }
+/// Each record is a task of its own, so records that wait on the network
+/// (a shared database) overlap; the embedded backend's never wait, so they
+/// still run one after another. Returns once the queue is closed and every
+/// record has ended.
+async fn run(store: Store, mut finished: mpsc::UnboundedReceiver<(AttemptRecord, Answer)>) {
+    let mut recording = tokio::task::JoinSet::new();
+    while let Some((attempt, answer)) = finished.recv().await {
+        let store = store.clone();
+        recording.spawn(async move {
+            let _ = answer.send(record(&store, attempt).await);
+        });
+        // Ended tasks are reaped as we go, so the set stays small.
+        while recording.try_join_next().is_some() {}
     }
+    while recording.join_next().await.is_some() {}
 }
 
-fn record(store: &Store, finished: AttemptRecord) -> Result<EndpointHealth, StoreError> {
+async fn record(store: &Store, finished: AttemptRecord) -> Result<EndpointHealth, StoreError> {
     let succeeded = finished.outcome == AttemptOutcome::Succeeded;
-    store.record_attempt(
+    outcome::record(
+        store,
         &finished.delivery,
         finished.claim,
         &finished.event_type,
         &finished.attempt,
         finished.outcome,
-    )?;
-    store.record_health(finished.endpoint, succeeded, finished.finished_ms)
+    )
+    .await?;
+    store
+        .record_health(finished.endpoint, succeeded, finished.finished_ms)
+        .await
 }

@@ -7,7 +7,7 @@
 
 use crate::delivery::outcome::{cap_retry_after, Verdict};
 use crate::domain::schedule::RetrySchedule;
-use crate::store::AttemptOutcome;
+use crate::service::outcome::AttemptOutcome;
 
 /// What to do after attempt number `attempt` (1-based) ended at `finished_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,8 +22,10 @@ use crate::delivery::target_guard::literal_target_blocked;
 use crate::domain::{Attempt, Delivery, DisabledReason, Endpoint, Event};
 use crate::metrics::metrics;
 use crate::operational;
+use crate::service::endpoints;
+use crate::service::outcome::AttemptOutcome;
 use crate::stats::attempt_stats;
-use crate::store::{AttemptOutcome, Store};
+use crate::store::Store;
 
 /// What every attempt on this thread shares.
 pub struct AttemptContext {
@@ -207,7 +209,7 @@ async fn perform(
 
 async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: DisabledReason, now: u64) {
     let store = &context.store;
-    let mut current = match store.get_endpoint(endpoint.id) {
+    let mut current = match store.get_endpoint(endpoint.id).await {
         Ok(Some(current)) => current,
         Ok(None) => return,
         Err(error) => {
@@ -218,7 +220,7 @@ async fn disable(context: &AttemptContext, endpoint: &Endpoint, reason: Disabled
     if !current.active {
         return;
     }
-    if let Err(error) = store.disable_endpoint(&mut current, reason, now).await {
+    if let Err(error) = endpoints::disable(store, &mut current, reason, now).await {
         tracing::error!(%error, endpoint = %endpoint.id, "could not disable endpoint");
         return;
     }

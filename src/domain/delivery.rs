@@ -41,6 +41,18 @@ impl DeliveryStatus {
     pub fn parse(text: &str) -> Option<DeliveryStatus> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
+
+    /// The status an open delivery takes from its endpoint's state
+    /// (`Some(active)`, or `None` once the endpoint is deleted): pending
+    /// while the endpoint is active, held while it is disabled, cancelled
+    /// once it is gone.
+    pub fn open_for(endpoint_active: Option<bool>) -> DeliveryStatus {
+        match endpoint_active {
+            Some(true) => DeliveryStatus::Pending,
+            Some(false) => DeliveryStatus::Held,
+            None => DeliveryStatus::Cancelled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,4 +79,19 @@ pub struct Attempt {
     /// Kept only when the endpoint is in debug mode.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryStatus;
+
+    #[test]
+    fn an_open_delivery_follows_its_endpoint() {
+        assert_eq!(
+            DeliveryStatus::open_for(Some(true)),
+            DeliveryStatus::Pending
+        );
+        assert_eq!(DeliveryStatus::open_for(Some(false)), DeliveryStatus::Held);
+        assert_eq!(DeliveryStatus::open_for(None), DeliveryStatus::Cancelled);
+    }
 }

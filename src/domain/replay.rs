@@ -31,6 +31,15 @@ pub struct ReplayRequest {
     pub account_id: Option<AccountId>,
 }
 
+/// The hand-picked events a step takes next: at most `size` of the sorted
+/// `ids` after `cursor`, and whether they are the last of them.
+pub fn next_picked(ids: &[EventId], cursor: Option<EventId>, size: usize) -> (&[EventId], bool) {
+    let first = cursor.map_or(0, |cursor| ids.partition_point(|id| *id <= cursor));
+    let rest = ids.get(first..).unwrap_or_default();
+    let chosen = &rest[..rest.len().min(size)];
+    (chosen, chosen.len() == rest.len())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplayStatus {
@@ -108,6 +117,18 @@ impl ReplayJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picked_events_are_taken_after_the_cursor_in_steps() {
+        let ids: Vec<EventId> = (1..=5).map(|n| EventId::from_u128(n << 16)).collect();
+        assert_eq!(next_picked(&ids, None, 2), (&ids[..2], false));
+        assert_eq!(next_picked(&ids, Some(ids[1]), 2), (&ids[2..4], false));
+        assert_eq!(next_picked(&ids, Some(ids[3]), 2), (&ids[4..], true));
+        assert_eq!(next_picked(&ids, Some(ids[4]), 2), (&ids[5..], true));
+        // A cursor between picked IDs still moves on after it.
+        let between = EventId::from_u128((2 << 16) + 1);
+        assert_eq!(next_picked(&ids, Some(between), 9), (&ids[2..], true));
+    }
 
     fn job(selection: ReplaySelection) -> ReplayJob {
         let request = ReplayRequest {

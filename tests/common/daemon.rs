@@ -26,6 +26,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// A running daemon. Dropping it kills the process.
 pub struct Daemon {
     child: Option<Child>,
+    /// With `HOOKD_TEST_BACKEND=postgres`, the database it runs on
+    /// (dropped after the process).
+    database: Option<TestDatabase>,
     pub data_dir: tempfile::TempDir,
     config_path: PathBuf,
     pub admin: String,
@@ -114,10 +117,24 @@ impl Daemon {
     fn configured(with_token: bool, log_lines: usize) -> Result<Daemon, String> {
         let data_dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let config_path = data_dir.path().join("hookd.toml");
-        let config = base_config(&data_dir.path().join("data"), with_token);
+        let mut config = base_config(&data_dir.path().join("data"), with_token);
+        let database = match std::env::var("HOOKD_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Some(TestDatabase::create()?),
+            _ => None,
+        };
+        if let Some(database) = &database {
+            config = config.replace(
+                "[storage]\n",
+                &format!(
+                    "[storage]\nbackend = \"postgres\"\npostgres_url = \"{}\"\npostgres_claim_lease = \"3s\"\n",
+                    database.url
+                ),
+            );
+        }
         std::fs::write(&config_path, config).map_err(|e| format!("write config: {e}"))?;
         Ok(Daemon {
             child: None,
+            database,
             data_dir,
             config_path,
             admin: String::new(),
@@ -384,4 +401,64 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A database of its own on the local PostgreSQL server (or
+/// `HOOKD_TEST_POSTGRES`), for a daemon run with `HOOKD_TEST_BACKEND=postgres`;
+/// dropped with the daemon.
+struct TestDatabase {
+    url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    fn server() -> String {
+        std::env::var("HOOKD_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+    }
+
+    fn create() -> Result<TestDatabase, String> {
+        let name = format!("hookd_test_{:016x}", rand::random::<u64>());
+        admin_statement(format!("CREATE DATABASE {name}"))?;
+        Ok(TestDatabase {
+            url: format!("{}/{name}", Self::server()),
+            name,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let dropped = admin_statement(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+        if let Err(error) = dropped {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+/// Runs one statement on the server's `postgres` database, on a thread and
+/// runtime of its own (callers may be inside a runtime or not).
+fn admin_statement(statement: String) -> Result<(), String> {
+    let url = format!("{}/postgres", TestDatabase::server());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| format!("PostgreSQL at {url}: {e}"))?;
+            tokio::spawn(connection);
+            client
+                .batch_execute(&statement)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "the database thread panicked".to_string())?
 }

@@ -15,6 +15,17 @@ use serde_json::Value;
 pub use daemon::{copy_dir, Daemon, ADMIN_TOKEN};
 pub use receiver::{Receiver, Reply};
 
+/// True (after saying so) when the daemons of this run use PostgreSQL
+/// (`HOOKD_TEST_BACKEND=postgres`) and the calling test is about what only
+/// the embedded backend does; `why` says what covers it there instead.
+pub fn skipped_on_postgres(why: &str) -> bool {
+    let postgres = std::env::var("HOOKD_TEST_BACKEND").as_deref() == Ok("postgres");
+    if postgres {
+        println!("SKIPPED on PostgreSQL: {why}");
+    }
+    postgres
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` at the deadline.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where

@@ -68,9 +68,9 @@ pub struct PortalLink {
 
 /// An account named by a request (publish, endpoint, path): the grammar,
 /// then existence. `unknown` is the error for a well-formed ID of no account.
-pub fn existing(state: &AppState, raw: &str, unknown: ApiError) -> Result<Account, ApiError> {
+pub async fn existing(state: &AppState, raw: &str, unknown: ApiError) -> Result<Account, ApiError> {
     let id = parse_account_id(raw)?;
-    state.store.get_account(&id)?.ok_or(unknown)
+    state.store.get_account(&id).await?.ok_or(unknown)
 }
 
 /// A `422` for a well-formed account ID that names no account.
@@ -79,11 +79,12 @@ pub fn unknown_account() -> ApiError {
 }
 
 /// The account in a path: any ID that names none is a `404`.
-fn load(state: &AppState, raw: &str) -> Result<Account, ApiError> {
+async fn load(state: &AppState, raw: &str) -> Result<Account, ApiError> {
     let id = AccountId::parse(raw).map_err(|_| ApiError::not_found("account"))?;
     state
         .store
-        .get_account(&id)?
+        .get_account(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("account"))
 }
 
@@ -159,7 +160,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<AccountId>(query.cursor.as_deref())?;
-    let page = state.store.list_accounts(after.as_ref(), limit)?;
+    let page = state.store.list_accounts(after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(Page {
         data: page.iter().map(AccountView::of).collect(),
         next_cursor: pagination::next_cursor(&page, limit, |a| a.id.clone()),
@@ -172,7 +173,7 @@ pub(crate) async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(AccountView::of(&load(&state, &id)?)))
+    Ok(HttpResponse::Ok().json(AccountView::of(&load(&state, &id).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -193,7 +194,7 @@ pub(crate) async fn update(
     id: web::Path<String>,
     input: web::Json<UpdateInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut account = load(&state, &id)?;
+    let mut account = load(&state, &id).await?;
     let input = input.into_inner();
     if let Some(raw) = input.name {
         account.name = name(&raw)?;
@@ -217,10 +218,11 @@ pub(crate) async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = load(&state, &id)?;
+    let account = load(&state, &id).await?;
     if !state
         .store
-        .list_account_endpoints(&account.id, None, 1)?
+        .list_account_endpoints(&account.id, None, 1)
+        .await?
         .is_empty()
     {
         return Err(ApiError::Conflict(
@@ -252,7 +254,7 @@ pub(crate) async fn portal_link(
     id: web::Path<String>,
     input: Option<web::Json<LinkInput>>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = load(&state, &id)?;
+    let account = load(&state, &id).await?;
     let input = input.map(web::Json::into_inner).unwrap_or_default();
     let ttl_ms = match input.ttl {
         Some(text) => parse_duration(&text)

@@ -15,6 +15,7 @@ use crate::domain::event_type::EventType;
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::{DeliveryId, EndpointId};
+use crate::service::publish;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -120,7 +121,7 @@ fn parse_delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
 }
 
 /// Whether a delivery is in scope: a portal's are those to its endpoints.
-pub(crate) fn delivery_in_scope(
+pub(crate) async fn delivery_in_scope(
     state: &AppState,
     delivery: &Delivery,
     scope: &Scope,
@@ -128,17 +129,22 @@ pub(crate) fn delivery_in_scope(
     if scope.account().is_none() {
         return Ok(true);
     }
-    let endpoint = state.store.get_endpoint(delivery.endpoint_id)?;
+    let endpoint = state.store.get_endpoint(delivery.endpoint_id).await?;
     Ok(endpoint.is_some_and(|e| scope.sees(e.account_id.as_ref())))
 }
 
 /// The delivery in a path, if it exists and is in `scope`.
-fn load_delivery(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Delivery, ApiError> {
+async fn load_delivery(
+    state: &AppState,
+    raw_id: &str,
+    scope: &Scope,
+) -> Result<Delivery, ApiError> {
     let delivery = state
         .store
-        .get_delivery(parse_delivery_id(raw_id)?)?
+        .get_delivery(parse_delivery_id(raw_id)?)
+        .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    match delivery_in_scope(state, &delivery, scope)? {
+    match delivery_in_scope(state, &delivery, scope).await? {
         true => Ok(delivery),
         false => Err(ApiError::not_found("delivery")),
     }
@@ -151,9 +157,9 @@ pub(crate) async fn get(
     scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let delivery = load_delivery(&state, &id, &scope)?;
+    let delivery = load_delivery(&state, &id, &scope).await?;
     let id = delivery.id;
-    let attempts = state.store.attempts_of(id)?;
+    let attempts = state.store.attempts_of(id).await?;
     Ok(HttpResponse::Ok().json(DeliveryDetail {
         id: delivery.id.to_string(),
         event_id: delivery.event_id.to_string(),
@@ -178,7 +184,7 @@ pub(crate) async fn retry(
     scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = load_delivery(&state, &id, &scope)?.id;
+    let id = load_delivery(&state, &id, &scope).await?.id;
     let before = state
         .store
         .retry_now(id, now_ms())
@@ -221,13 +227,13 @@ pub(crate) async fn list_for_endpoint(
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id, &scope)?;
-    endpoint_deliveries(&state, endpoint.id, &query)
+    let endpoint = load(&state, &id, &scope).await?;
+    endpoint_deliveries(&state, endpoint.id, &query).await
 }
 
 /// One page of an endpoint's deliveries, newest first; partners see theirs
 /// through the same code.
-pub(crate) fn endpoint_deliveries(
+pub(crate) async fn endpoint_deliveries(
     state: &AppState,
     endpoint: EndpointId,
     query: &DeliveryQuery,
@@ -248,7 +254,8 @@ pub(crate) fn endpoint_deliveries(
     let before = pagination::cursor::<DeliveryId>(query.cursor.as_deref())?;
     let page = state
         .store
-        .deliveries_of_endpoint(endpoint, status, before, limit)?;
+        .deliveries_of_endpoint(endpoint, status, before, limit)
+        .await?;
     Ok(HttpResponse::Ok().json(Page {
         data: page.deliveries.iter().map(DeliveryView::of).collect(),
         next_cursor: page.next.map(|id| id.to_string()),
@@ -280,7 +287,7 @@ pub(crate) async fn send_test(
     id: web::Path<String>,
     input: web::Json<TestInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id, &scope)?;
+    let endpoint = load(&state, &id, &scope).await?;
     send_test_to(&state, endpoint, input.into_inner()).await
 }
 
@@ -305,14 +312,13 @@ pub(crate) async fn send_test_to(
     event.test = true;
     // In the account's log, so its portal sees the test it sent.
     event.account_id = endpoint.account_id.clone();
-    let event_id = state
-        .store
-        .append_event(event, Some(endpoint), now)
+    let event_id = publish::publish_one(&state.store, event, Some(&endpoint), now)
         .await?
         .id;
     let delivery = state
         .store
-        .deliveries_of_event(event_id)?
+        .deliveries_of_event(event_id)
+        .await?
         .into_iter()
         .next()
         .ok_or(ApiError::Internal)?;

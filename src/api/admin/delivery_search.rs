@@ -1,6 +1,6 @@
 //! `GET /api/v1/deliveries`: every delivery, newest first, narrowed by
 //! status, endpoint, event type (categories such as `payment.*` included)
-//! and time. Answered from the search index (`store/search.rs`), which bounds
+//! and time. Answered from the search index (`store/sled/search.rs`), which bounds
 //! the work of one request: a page of rare matches may come back short with
 //! a `next_cursor` to go on from.
 
@@ -82,18 +82,16 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let (mut query, asked) = parse_query(request.query_string())?;
     if let (Some(endpoint), Some(_)) = (query.endpoint, scope.account()) {
-        load(&state, &endpoint.to_string(), &scope)?;
+        load(&state, &endpoint.to_string(), &scope).await?;
     }
     if let Some(account) = scope.narrow(asked)? {
         let endpoints = state
             .store
-            .list_account_endpoints(&account, None, usize::MAX)?;
+            .list_account_endpoints(&account, None, usize::MAX)
+            .await?;
         query.endpoints_in = Some(endpoints.iter().map(|e| e.id).collect());
     }
-    let page = state
-        .store
-        .blocking(move |store| store.search_deliveries(&query))
-        .await?;
+    let page = state.store.search_deliveries(query).await?;
     Ok(HttpResponse::Ok().json(DeliveryList {
         next_cursor: page.next.map(|id| id.to_string()),
         data: page.found.into_iter().map(DeliveryItem::from).collect(),

@@ -19,6 +19,7 @@ use crate::domain::{DisabledReason, Endpoint, PayloadFormat, SignatureStyle};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::ids::EndpointId;
+use crate::service::endpoints;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -131,8 +132,8 @@ pub fn parse_id(raw: &str) -> Result<EndpointId, ApiError> {
 /// An endpoint this route may change: a partner's endpoint is changed only
 /// through the partner routes, which keep its partner record and secret
 /// index in step.
-fn load_own(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
-    let endpoint = load(state, raw_id, scope)?;
+async fn load_own(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
+    let endpoint = load(state, raw_id, scope).await?;
     match endpoint.partner_id {
         Some(partner) => Err(ApiError::Conflict(format!(
             "this endpoint belongs to partner {partner}; change it through /api/v1/partners/{partner}"
@@ -142,17 +143,18 @@ fn load_own(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, A
 }
 
 /// The endpoint in a path, if it exists and is in `scope`.
-pub fn load(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
+pub async fn load(state: &AppState, raw_id: &str, scope: &Scope) -> Result<Endpoint, ApiError> {
     state
         .store
-        .get_endpoint(parse_id(raw_id)?)?
+        .get_endpoint(parse_id(raw_id)?)
+        .await?
         .filter(|endpoint| scope.sees(endpoint.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
 /// Gives a new endpoint its account: the portal's own, or for the
 /// operator the one named, which must exist.
-fn assign_account(
+async fn assign_account(
     state: &AppState,
     input: &mut EndpointInput,
     scope: &Scope,
@@ -170,7 +172,7 @@ fn assign_account(
         }
         None => {
             if let Some(raw) = named {
-                existing(state, &raw, unknown_account())?;
+                existing(state, &raw, unknown_account()).await?;
             }
         }
     }
@@ -206,7 +208,7 @@ pub(crate) async fn create(
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut input = input.into_inner();
-    assign_account(&state, &mut input, &scope)?;
+    assign_account(&state, &mut input, &scope).await?;
     let inactive = input.active == Some(false);
     let mut endpoint = new_endpoint(input, &state.settings, now_ms())?;
     check_resolution(&state, &endpoint.url).await?;
@@ -251,8 +253,13 @@ pub(crate) async fn list(
         .map(parse_account_id)
         .transpose()?;
     let page = match scope.narrow(asked)? {
-        Some(account) => state.store.list_account_endpoints(&account, after, limit)?,
-        None => state.store.list_endpoints(after, limit)?,
+        Some(account) => {
+            state
+                .store
+                .list_account_endpoints(&account, after, limit)
+                .await?
+        }
+        None => state.store.list_endpoints(after, limit).await?,
     };
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(Page {
@@ -268,7 +275,7 @@ pub(crate) async fn get(
     scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(EndpointView::of(&load(&state, &id, &scope)?)))
+    Ok(HttpResponse::Ok().json(EndpointView::of(&load(&state, &id, &scope).await?)))
 }
 
 /// Changes the fields given; `null` puts an optional field back to its default.
@@ -284,7 +291,7 @@ pub(crate) async fn update(
     id: web::Path<String>,
     input: web::Json<EndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut endpoint = load_own(&state, &id, &scope)?;
+    let mut endpoint = load_own(&state, &id, &scope).await?;
     let input = input.into_inner();
     let activation = input.active;
     let url_changed = input.url.is_some();
@@ -296,13 +303,10 @@ pub(crate) async fn update(
     endpoint.updated_at_ms = now;
     match activation {
         Some(true) if !endpoint.active => {
-            state.store.enable_endpoint(&mut endpoint, now).await?;
+            endpoints::enable(&state.store, &mut endpoint, now).await?;
         }
         Some(false) if endpoint.active => {
-            state
-                .store
-                .disable_endpoint(&mut endpoint, DisabledReason::Manual, now)
-                .await?;
+            endpoints::disable(&state.store, &mut endpoint, DisabledReason::Manual, now).await?;
         }
         _ => state.store.save_endpoint(&endpoint).await?,
     }
@@ -320,8 +324,8 @@ pub(crate) async fn delete(
     scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    load_own(&state, &id, &scope)?;
-    if !state.store.delete_endpoint(parse_id(&id)?).await? {
+    load_own(&state, &id, &scope).await?;
+    if !endpoints::delete(&state.store, parse_id(&id)?).await? {
         return Err(ApiError::not_found("endpoint"));
     }
     Ok(HttpResponse::NoContent().finish())
@@ -335,7 +339,7 @@ pub(crate) async fn secret(
     scope: Scope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = load(&state, &id, &scope)?;
+    let endpoint = load(&state, &id, &scope).await?;
     Ok(HttpResponse::Ok().json(SecretView {
         secret: endpoint.secret,
     }))
@@ -370,7 +374,7 @@ pub(crate) async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     // Read and checked before anything changes: a refused body rotates nothing.
     let input = optional_json::<RotateInput>(&request, payload).await?;
-    let mut endpoint = load_own(&state, &id, &scope)?;
+    let mut endpoint = load_own(&state, &id, &scope).await?;
     let input = input.unwrap_or(RotateInput {
         secret: None,
         grace: None,

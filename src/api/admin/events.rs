@@ -20,7 +20,8 @@ use crate::domain::{AccountId, DeliveryStatus, Event};
 use crate::error::ApiError;
 use crate::ids::EventId;
 use crate::metrics::metrics;
-use crate::store::{AppendedEvent, EventQuery, NewEvent};
+use crate::service::publish;
+use crate::store::{AppendedEvent, EventQuery};
 
 /// Largest batch accepted by `/events/batch`.
 const MAX_BATCH: usize = 1000;
@@ -77,9 +78,11 @@ pub(crate) struct PublishInput {
 }
 
 /// The account a publish names, which must exist (`422` otherwise).
-fn named_account(state: &AppState, raw: Option<&str>) -> Result<Option<AccountId>, ApiError> {
-    raw.map(|raw| existing(state, raw, unknown_account()).map(|account| account.id))
-        .transpose()
+async fn named_account(state: &AppState, raw: Option<&str>) -> Result<Option<AccountId>, ApiError> {
+    match raw {
+        Some(raw) => Ok(Some(existing(state, raw, unknown_account()).await?.id)),
+        None => Ok(None),
+    }
 }
 
 /// A single publish may name its account in the body or in `X-Account-Id`;
@@ -161,7 +164,7 @@ pub struct EventDelivery {
 }
 
 /// Validates one publish body into an event stamped `now`.
-fn validate(
+async fn validate(
     state: &AppState,
     input: PublishInput,
     max_bytes: usize,
@@ -179,7 +182,7 @@ fn validate(
     if event.data_json.len() > max_bytes {
         return Err(ApiError::TooLarge(max_bytes));
     }
-    event.account_id = named_account(state, input.account_id.as_deref())?;
+    event.account_id = named_account(state, input.account_id.as_deref()).await?;
     Ok(event)
 }
 
@@ -224,21 +227,14 @@ async fn store_events(
     now: u64,
 ) -> Result<Vec<AppendedEvent>, ApiError> {
     let settings = &state.settings;
-    let outcome = state
-        .store
-        .append_events(
-            events
-                .into_iter()
-                .map(|event| NewEvent {
-                    event,
-                    only_to: None,
-                })
-                .collect(),
-            key.as_deref(),
-            settings.events.idempotency_window.as_millis() as u64,
-            now,
-        )
-        .await?;
+    let outcome = publish::publish(
+        &state.store,
+        events,
+        key.as_deref(),
+        settings.events.idempotency_window.as_millis() as u64,
+        now,
+    )
+    .await?;
     Ok(outcome.events)
 }
 
@@ -257,7 +253,7 @@ pub(crate) async fn publish(
     let key = idempotency_key(&request, input.idempotency_key.take())?;
     input.account_id = publish_account(&request, input.account_id.as_deref())?.map(str::to_string);
     let now = now_ms();
-    let event = validate(&state, input, state.settings.events.max_payload_bytes, now)?;
+    let event = validate(&state, input, state.settings.events.max_payload_bytes, now).await?;
     let stored = store_events(&state, vec![event], key, now).await?;
     let first = stored.first().ok_or(ApiError::Internal)?;
     let accepted = HttpResponse::Accepted().json(answer(first));
@@ -313,7 +309,11 @@ pub(crate) async fn publish_batch(
                 "use the Idempotency-Key header for a batch",
             )));
         }
-        events.push(validate(&state, input, max_bytes, now).map_err(at_index)?);
+        events.push(
+            validate(&state, input, max_bytes, now)
+                .await
+                .map_err(at_index)?,
+        );
     }
     let stored = store_events(&state, events, key, now).await?;
     let accepted = HttpResponse::Accepted().json(PublishedBatch {
@@ -413,10 +413,7 @@ pub(crate) async fn list(
     let mut query = parse_query(request.query_string())?;
     query.account = scope.narrow(query.account.take())?;
     let limit = query.limit;
-    let page = state
-        .store
-        .blocking(move |store| store.query_events(&query))
-        .await?;
+    let page = state.store.query_events(query).await?;
     let next_cursor = pagination::next_cursor(&page, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(Page {
         data: page.iter().map(EventView::of).collect(),
@@ -436,14 +433,15 @@ pub(crate) async fn get(
     let id: EventId = id.parse().map_err(|_| ApiError::not_found("event"))?;
     let event = state
         .store
-        .get_event(id)?
+        .get_event(id)
+        .await?
         .filter(|event| scope.sees(event.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let mut deliveries = state.store.deliveries_of_event(id)?;
+    let mut deliveries = state.store.deliveries_of_event(id).await?;
     if scope.account().is_some() {
         let mut visible = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            if delivery_in_scope(&state, &delivery, &scope)? {
+            if delivery_in_scope(&state, &delivery, &scope).await? {
                 visible.push(delivery);
             }
         }

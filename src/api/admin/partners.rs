@@ -12,6 +12,7 @@ use crate::clock::now_ms;
 use crate::domain::{Endpoint, Partner, PartnerStatus};
 use crate::error::ApiError;
 use crate::ids::PartnerId;
+use crate::service::endpoints;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -25,10 +26,11 @@ fn parse_id(raw: &str) -> Result<PartnerId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("partner"))
 }
 
-fn load(state: &AppState, raw_id: &str) -> Result<(Partner, Endpoint), ApiError> {
+async fn load(state: &AppState, raw_id: &str) -> Result<(Partner, Endpoint), ApiError> {
     state
         .store
-        .partner_with_endpoint(parse_id(raw_id)?)?
+        .partner_with_endpoint(parse_id(raw_id)?)
+        .await?
         .ok_or_else(|| ApiError::not_found("partner"))
 }
 
@@ -41,13 +43,13 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = pagination::cursor::<PartnerId>(query.cursor.as_deref())?;
-    let page = state.store.list_partners(after, limit)?;
+    let page = state.store.list_partners(after, limit).await?;
     let next_cursor = pagination::next_cursor(&page, limit, |p| p.id);
     // A partner's endpoint is deleted only with the partner (the webhook
     // routes refuse it), so every listed partner has one.
     let mut data = Vec::with_capacity(page.len());
     for partner in &page {
-        if let Some(endpoint) = state.store.get_endpoint(partner.endpoint_id)? {
+        if let Some(endpoint) = state.store.get_endpoint(partner.endpoint_id).await? {
             data.push(PartnerView::of(partner, &endpoint));
         }
     }
@@ -60,7 +62,7 @@ pub(crate) async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (partner, endpoint) = load(&state, &id)?;
+    let (partner, endpoint) = load(&state, &id).await?;
     Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
@@ -79,16 +81,13 @@ pub(crate) async fn update(
     id: web::Path<String>,
     input: web::Json<PartnerUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut partner, _) = load(&state, &id)?;
+    let (mut partner, _) = load(&state, &id).await?;
     let status = input.into_inner().status;
     if status != partner.status {
-        state
-            .store
-            .set_partner_status(&mut partner, status, now_ms())
-            .await?;
+        endpoints::set_partner_status(&state.store, &mut partner, status, now_ms()).await?;
         tracing::info!(partner = %partner.id, status = status.as_str(), "partner status changed");
     }
-    let (partner, endpoint) = load(&state, &id)?;
+    let (partner, endpoint) = load(&state, &id).await?;
     Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &endpoint)))
 }
 
@@ -99,7 +98,7 @@ pub(crate) async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.store.delete_partner(parse_id(&id)?).await? {
+    if !endpoints::delete_partner(&state.store, parse_id(&id)?).await? {
         return Err(ApiError::not_found("partner"));
     }
     tracing::info!(partner = %id, "partner removed");

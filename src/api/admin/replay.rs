@@ -3,6 +3,8 @@
 //! reports a job's progress. Every check happens before the job is stored,
 //! so a bad request schedules nothing.
 
+use std::future::Future;
+
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -103,7 +105,7 @@ pub(crate) async fn create(
     input: web::Json<ReplayInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
-    let request = validate(&state, &scope, input.into_inner(), now)?;
+    let request = validate(&state, &scope, input.into_inner(), now).await?;
     let job = ReplayJob::new(request, now);
     state.store.create_replay(&job).await?;
     tracing::info!(replay = %job.id, "replay accepted");
@@ -130,7 +132,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let before = pagination::cursor::<ReplayId>(query.cursor.as_deref())?;
-    let page = state.store.list_replays(before, limit)?;
+    let page = state.store.list_replays(before, limit).await?;
     let next_cursor = pagination::next_cursor(&page, limit, |job| job.id);
     Ok(HttpResponse::Ok().json(Page {
         data: page
@@ -152,7 +154,8 @@ pub(crate) async fn get(
     let id: ReplayId = id.parse().map_err(|_| ApiError::not_found("replay"))?;
     let job = state
         .store
-        .get_replay(id)?
+        .get_replay(id)
+        .await?
         .filter(|job| scope.sees(job.request.account_id.as_ref()))
         .ok_or_else(|| ApiError::not_found("replay"))?;
     Ok(HttpResponse::Ok().json(ReplayView::of(&job)))
@@ -161,14 +164,14 @@ pub(crate) async fn get(
 /// Checks a replay request within `scope`. A portal's replay is always
 /// limited to its account, and IDs outside it are answered as unknown ones
 /// (a `404` there, since it cannot know what exists beyond its account).
-fn validate(
+async fn validate(
     state: &AppState,
     scope: &Scope,
     input: ReplayInput,
     now: u64,
 ) -> Result<ReplayRequest, ApiError> {
     let asked = match input.account_id {
-        Some(raw) => Some(existing(state, &raw, unknown_account())?.id),
+        Some(raw) => Some(existing(state, &raw, unknown_account()).await?.id),
         None => None,
     };
     let account = scope.narrow(asked)?;
@@ -183,8 +186,10 @@ fn validate(
                 "give either from and to, or event_ids, not both",
             ))
         }
-        (Some(ids), None, None) => ReplaySelection::Events(event_ids(state, scope, ids, &unknown)?),
-        (None, Some(from), Some(to)) => range(state, &from, &to, account.clone(), now)?,
+        (Some(ids), None, None) => {
+            ReplaySelection::Events(event_ids(state, scope, ids, &unknown).await?)
+        }
+        (None, Some(from), Some(to)) => range(state, &from, &to, account.clone(), now).await?,
         (None, _, _) => {
             return Err(ApiError::invalid(
                 "invalid_selection",
@@ -200,10 +205,10 @@ fn validate(
             Ok::<_, ApiError>(list)
         })
         .transpose()?;
-    let endpoint_ids = input
-        .endpoint_ids
-        .map(|ids| endpoint_ids(state, scope, ids, &unknown))
-        .transpose()?;
+    let endpoint_ids = match input.endpoint_ids {
+        Some(ids) => Some(endpoint_ids(state, scope, ids, &unknown).await?),
+        None => None,
+    };
     Ok(ReplayRequest {
         selection,
         types,
@@ -213,7 +218,7 @@ fn validate(
     })
 }
 
-fn range(
+async fn range(
     state: &AppState,
     from: &str,
     to: &str,
@@ -262,7 +267,7 @@ fn range(
         account,
         limit: 1,
     };
-    if state.store.query_events(&probe)?.is_empty() {
+    if state.store.query_events(probe).await?.is_empty() {
         return Err(ApiError::invalid(
             "empty_selection",
             "the log holds no events in that range",
@@ -274,11 +279,11 @@ fn range(
 /// What an unknown (or out of scope) ID is answered with.
 type Unknown<'a> = &'a dyn Fn(&'static str, String) -> ApiError;
 
-fn event_ids(
+async fn event_ids(
     state: &AppState,
     scope: &Scope,
     raw: Vec<String>,
-    unknown: Unknown,
+    unknown: Unknown<'_>,
 ) -> Result<Vec<EventId>, ApiError> {
     if raw.is_empty() {
         return Err(ApiError::invalid(
@@ -297,18 +302,19 @@ fn event_ids(
         "unknown_event_ids",
         "events",
         unknown,
-        |id: EventId| {
-            let event = state.store.get_event(id)?;
+        |id: EventId| async move {
+            let event = state.store.get_event(id).await?;
             Ok(event.is_some_and(|e| scope.sees(e.account_id.as_ref())))
         },
     )
+    .await
 }
 
-fn endpoint_ids(
+async fn endpoint_ids(
     state: &AppState,
     scope: &Scope,
     raw: Vec<String>,
-    unknown: Unknown,
+    unknown: Unknown<'_>,
 ) -> Result<Vec<EndpointId>, ApiError> {
     if raw.is_empty() {
         return Err(ApiError::invalid(
@@ -321,27 +327,28 @@ fn endpoint_ids(
         "unknown_endpoint_ids",
         "endpoints",
         unknown,
-        |id: EndpointId| {
-            let endpoint = state.store.get_endpoint(id)?;
+        |id: EndpointId| async move {
+            let endpoint = state.store.get_endpoint(id).await?;
             Ok(endpoint.is_some_and(|e| scope.sees(e.account_id.as_ref())))
         },
     )
+    .await
 }
 
 /// Parses IDs and checks each exists; every unknown one is named in a 422.
 /// Sorted and deduplicated, as the job walks them in order.
-fn known<K: IdKind>(
+async fn known<K: IdKind, Exists: Future<Output = Result<bool, ApiError>>>(
     raw: Vec<String>,
     code: &'static str,
     what: &str,
-    unknown_error: Unknown,
-    exists: impl Fn(Id<K>) -> Result<bool, ApiError>,
+    unknown_error: Unknown<'_>,
+    exists: impl Fn(Id<K>) -> Exists,
 ) -> Result<Vec<Id<K>>, ApiError> {
     let mut ids = Vec::with_capacity(raw.len());
     let mut unknown = Vec::new();
     for text in raw {
         match text.parse::<Id<K>>() {
-            Ok(id) if exists(id)? => ids.push(id),
+            Ok(id) if exists(id).await? => ids.push(id),
             _ => unknown.push(text),
         }
     }

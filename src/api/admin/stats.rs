@@ -109,20 +109,22 @@ pub async fn stats(
         }
     }
     let ids: Vec<EndpointId> = match (only, account) {
-        (Some(id), _) if state.store.get_endpoint(id)?.is_none() => {
+        (Some(id), _) if state.store.get_endpoint(id).await?.is_none() => {
             return Err(ApiError::not_found("endpoint"))
         }
         (Some(id), _) => vec![id],
         (None, Some(account)) => state
             .store
-            .list_account_endpoints(&account, None, usize::MAX)?
+            .list_account_endpoints(&account, None, usize::MAX)
+            .await?
             .iter()
             .map(|e| e.id)
             .collect(),
         (None, None) => {
             let all: Vec<EndpointId> = state
                 .store
-                .list_endpoints(None, usize::MAX)?
+                .list_endpoints(None, usize::MAX)
+                .await?
                 .iter()
                 .map(|e| e.id)
                 .collect();

@@ -4,22 +4,23 @@
 
 use tempfile::TempDir;
 
-use super::{NewEvent, Store, StoreGuard};
+use super::{SledGuard, SledStore};
 use crate::config::Durability;
 use crate::domain::event_type::EventType;
 use crate::domain::{Delivery, Endpoint, Event};
 use crate::ids::EventId;
+use crate::store::NewEvent;
 
 /// A store in a fresh directory; keep both for the life of the test.
-pub fn temp_store() -> (TempDir, StoreGuard) {
+pub fn temp_store() -> (TempDir, SledGuard) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let guard = StoreGuard::open_at(&dir.path().join("db"), 16 * 1024 * 1024, Durability::Flush)
+    let guard = SledGuard::open_at(&dir.path().join("db"), 16 * 1024 * 1024, Durability::Flush)
         .expect("open store");
     (dir, guard)
 }
 
 /// Saves an active endpoint subscribed to every event.
-pub async fn endpoint(store: &Store) -> Endpoint {
+pub async fn endpoint(store: &SledStore) -> Endpoint {
     let endpoint = Endpoint::new(
         "http://127.0.0.1:9/hook".into(),
         vec!["*".into()],
@@ -31,19 +32,12 @@ pub async fn endpoint(store: &Store) -> Endpoint {
 }
 
 /// Publishes one event at `now_ms`; returns its ID and its deliveries.
-pub async fn publish(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
+pub async fn publish(store: &SledStore, now_ms: u64) -> (EventId, Vec<Delivery>) {
     let event_type = EventType::parse("test.happened").expect("event type");
     let event = Event::new(&event_type, &serde_json::json!({}), now_ms);
+    let owed = crate::service::publish::plan(&store.subscribers(), &event, None);
     let outcome = store
-        .append_events(
-            vec![NewEvent {
-                event,
-                only_to: None,
-            }],
-            None,
-            0,
-            now_ms,
-        )
+        .append_events(vec![NewEvent { event, owed }], None, 0, now_ms)
         .await
         .expect("append");
     let id = outcome.events[0].id;
@@ -54,7 +48,7 @@ pub async fn publish(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
 /// `now_ms`, as the dispatcher's log reader does for an endpoint that is not
 /// keeping up. (Not at the event's own time: IDs other tests of this
 /// process minted may have moved new IDs' time past `now_ms`.)
-pub async fn publish_to_wheel(store: &Store, now_ms: u64) -> (EventId, Vec<Delivery>) {
+pub async fn publish_to_wheel(store: &SledStore, now_ms: u64) -> (EventId, Vec<Delivery>) {
     let (id, deliveries) = publish(store, now_ms).await;
     for delivery in &deliveries {
         let mut due_now = delivery.clone();
@@ -72,7 +66,7 @@ pub enum Record {
     Delivery(crate::ids::DeliveryId),
 }
 
-impl Store {
+impl SledStore {
     /// Replaces a record's bytes (garbage when `bytes` is `None`) and returns
     /// what was there, so a test can make a read fail and then heal it.
     pub fn overwrite_record(&self, record: Record, bytes: Option<&[u8]>) -> Option<Vec<u8>> {

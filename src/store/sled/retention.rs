@@ -4,7 +4,7 @@
 //! kept whole, so nothing being retried is lost; a held delivery (its
 //! endpoint is disabled) does not keep it: it is cancelled and removed with
 //! its event, so a switched-off endpoint cannot pin the log. A batch and
-//! a replay step never run at once (`Store::exclusive_log_maintenance`), so
+//! a replay step never run at once (`SledStore::exclusive_log_maintenance`), so
 //! a replay cannot add a delivery to an event between the batch reading the
 //! event's deliveries and removing it.
 
@@ -14,7 +14,7 @@ use sled::Transactional;
 use super::events::IdempotencyRecord;
 use super::log::LoggedEvent;
 use super::open_count::Change;
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EventId};
 
@@ -35,7 +35,7 @@ pub struct PurgeOutcome {
     pub next: Option<EventId>,
 }
 
-impl Store {
+impl SledStore {
     /// Removes up to `limit` events created before `before_ms`, starting after
     /// `after`, each with its removable and held deliveries. Blocking. Excludes replay
     /// steps, so the deliveries read here are all the event has when the
@@ -177,7 +177,9 @@ mod tests {
 
     use crate::domain::replay::{ReplayJob, ReplayRequest, ReplaySelection, ReplayStatus};
     use crate::domain::schedule::RetrySchedule;
+    use crate::service::replay;
     use crate::store::testing::{endpoint, publish, temp_store};
+    use crate::store::ReplayBatch;
 
     #[actix_web::test]
     async fn retention_and_a_replay_on_the_same_range_lose_nothing() {
@@ -210,10 +212,11 @@ mod tests {
         let replaying = {
             let store = store.clone();
             std::thread::spawn(move || loop {
-                let stepped = store
-                    .replay_step(job.id, 7, &RetrySchedule::default(), now)
-                    .unwrap()
-                    .unwrap();
+                let subscribers = store.subscribers();
+                let select = |job: &ReplayJob, batch: &ReplayBatch| {
+                    replay::select(&subscribers, job, batch, &RetrySchedule::default(), now)
+                };
+                let stepped = store.replay_step(job.id, 7, select).unwrap().unwrap();
                 if stepped.status != ReplayStatus::Running {
                     return stepped;
                 }

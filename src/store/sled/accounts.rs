@@ -1,10 +1,10 @@
 //! Accounts: account ID (its text) → account. Keys are the IDs' bytes, so a
 //! listing runs in ID order; generated `acct_` IDs sort by creation time.
 
-use super::{codec, Store, StoreError};
+use super::{codec, SledStore, StoreError};
 use crate::domain::{Account, AccountId};
 
-impl Store {
+impl SledStore {
     /// Stores a new account; false (nothing written) when the ID is taken.
     pub async fn create_account(&self, account: &Account) -> Result<bool, StoreError> {
         let key = account.id.as_str().as_bytes();

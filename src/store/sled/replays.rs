@@ -1,6 +1,7 @@
 //! Replay jobs in storage, and one step of a job: a small batch of events
-//! walked from the job's cursor, turned into fresh deliveries that are
-//! written together with the advanced cursor in one transaction. A restart
+//! walked from the job's cursor, and the deliveries `service/replay.rs`
+//! selects from it, written together with the advanced cursor in one
+//! transaction. A restart
 //! therefore resumes exactly after the last committed batch, and no
 //! (event, endpoint) pair is ever scheduled twice by one job.
 
@@ -9,25 +10,24 @@ use std::collections::HashMap;
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::fanout::{fresh_delivery, search_entry, DeliveryTrees};
+use super::fanout::{search_entry, DeliveryTrees};
 use super::log::LoggedEvent;
-use super::{codec, keys, Store, StoreError};
-use crate::domain::filter::EventFilter;
-use crate::domain::replay::{ReplayJob, ReplaySelection, ReplayStatus};
-use crate::domain::routing::receives;
-use crate::domain::schedule::RetrySchedule;
-use crate::domain::{Delivery, DeliveryStatus, Endpoint, Event};
-use crate::ids::{EndpointId, EventId, ReplayId};
+use super::{codec, keys, SledStore, StoreError};
+use crate::domain::replay::{next_picked, ReplayJob, ReplaySelection, ReplayStatus};
+use crate::domain::{Delivery, Event};
+use crate::ids::{EventId, ReplayId};
 
 /// The events of one step and where the walk stands after them.
-struct Batch {
-    events: Vec<Event>,
+pub struct ReplayBatch {
+    pub events: Vec<Event>,
+    /// Each event's deliveries, when the job re-sends failed ones only.
+    pub deliveries: HashMap<EventId, Vec<Delivery>>,
     /// The last key visited (an event that vanished still advances the walk).
-    last: Option<EventId>,
-    exhausted: bool,
+    pub last: Option<EventId>,
+    pub exhausted: bool,
 }
 
-impl Store {
+impl SledStore {
     /// Stores a new job durably.
     pub async fn create_replay(&self, job: &ReplayJob) -> Result<(), StoreError> {
         self.trees()?
@@ -85,15 +85,15 @@ impl Store {
         self.commit().await
     }
 
-    /// Processes up to `batch_size` events after the job's cursor and returns
-    /// the job as it now stands (`Done` once the selection is exhausted).
-    /// Blocking: call it through [`Store::blocking`], then [`Store::commit`].
+    /// One step of a running job: reads the batch after its cursor, asks
+    /// `select` for the job after it and the deliveries it schedules, and
+    /// writes both in one transaction. Returns the job as it now stands (as
+    /// stored, if it was not running or another runner moved it meanwhile).
     pub fn replay_step(
         &self,
         id: ReplayId,
         batch_size: usize,
-        default_schedule: &RetrySchedule,
-        now_ms: u64,
+        select: impl FnOnce(&ReplayJob, &ReplayBatch) -> Result<(ReplayJob, Vec<Delivery>), StoreError>,
     ) -> Result<Option<ReplayJob>, StoreError> {
         // Retention waits, so no event of the batch goes between reading it
         // and writing its deliveries.
@@ -104,62 +104,24 @@ impl Store {
         if job.status != ReplayStatus::Running {
             return Ok(Some(job));
         }
-        let request = &job.request;
-        let types = request
-            .types
-            .as_ref()
-            .map(|list| EventFilter::parse(list))
-            .transpose()
-            .map_err(|e| StoreError::Codec(e.to_string()))?;
-        let mut targets = self.replay_targets(request.endpoint_ids.as_deref())?;
-        if let Some(account) = &request.account_id {
-            targets.retain(|(endpoint, _)| endpoint.account_id.as_ref() == Some(account));
-        }
-        let batch = self.next_batch(&job, batch_size)?;
-
-        let mut rng = rand::thread_rng();
-        let mut updated = job.clone();
-        let mut fanout: Vec<(Vec<u8>, Delivery, &str)> = Vec::new();
-        let account = request.account_id.as_ref();
-        for event in &batch.events {
-            if types
-                .as_ref()
-                .is_some_and(|f| !f.matches(&event.event_type))
-            {
-                continue;
-            }
-            if account.is_some_and(|a| event.account_id.as_ref() != Some(a)) {
-                continue;
-            }
-            updated.events_matched += 1;
-            let latest = match request.only_failed {
-                true => Some(self.latest_statuses(event.id)?),
-                false => None,
-            };
-            for (endpoint, filter) in &targets {
-                if !filter.matches(&event.event_type) || !receives(endpoint, event) {
-                    continue;
-                }
-                let failed = |l: &HashMap<EndpointId, DeliveryStatus>| {
-                    l.get(&endpoint.id) == Some(&DeliveryStatus::Failed)
-                };
-                if latest.as_ref().is_some_and(|l| !failed(l)) {
-                    continue;
-                }
-                if !endpoint.active {
-                    updated.skipped_disabled += 1;
-                    continue;
-                }
-                let delivery =
-                    fresh_delivery(event.id, endpoint, default_schedule, now_ms, &mut rng);
-                fanout.push((codec::encode(&delivery)?, delivery, &event.event_type));
+        let mut batch = self.next_batch(&job, batch_size)?;
+        if job.request.only_failed {
+            for event in &batch.events {
+                batch
+                    .deliveries
+                    .insert(event.id, self.deliveries_of_event(event.id)?);
             }
         }
-        updated.deliveries_scheduled += fanout.len() as u64;
-        updated.cursor = batch.last.or(job.cursor);
-        if batch.exhausted {
-            updated.status = ReplayStatus::Done;
-            updated.finished_at_ms = Some(now_ms);
+        let (updated, scheduled) = select(&job, &batch)?;
+        let event_types: HashMap<EventId, &str> = batch
+            .events
+            .iter()
+            .map(|e| (e.id, e.event_type.as_str()))
+            .collect();
+        let mut fanout = Vec::with_capacity(scheduled.len());
+        for delivery in &scheduled {
+            let event_type = event_types.get(&delivery.event_id).copied().unwrap_or("");
+            fanout.push((codec::encode(delivery)?, delivery, event_type));
         }
         let encoded = codec::encode(&updated)?;
 
@@ -213,40 +175,7 @@ impl Store {
         }
     }
 
-    /// Every endpoint a replay may target (disabled ones too, so they can be
-    /// counted as skipped), with its filter parsed once per step.
-    fn replay_targets(
-        &self,
-        only: Option<&[EndpointId]>,
-    ) -> Result<Vec<(Endpoint, EventFilter)>, StoreError> {
-        let mut targets = Vec::new();
-        for entry in self.trees()?.endpoints.iter() {
-            let endpoint: Endpoint = codec::decode(&entry?.1)?;
-            if only.is_some_and(|ids| !ids.contains(&endpoint.id)) {
-                continue;
-            }
-            if let Ok(filter) = EventFilter::parse(&endpoint.events) {
-                targets.push((endpoint, filter));
-            }
-        }
-        Ok(targets)
-    }
-
-    /// The status of the latest delivery of `event` to each endpoint. The
-    /// index is ordered by delivery ID, i.e. by creation time, so the last one
-    /// seen per endpoint is the latest.
-    fn latest_statuses(
-        &self,
-        event: EventId,
-    ) -> Result<HashMap<EndpointId, DeliveryStatus>, StoreError> {
-        let mut latest = HashMap::new();
-        for delivery in self.deliveries_of_event(event)? {
-            latest.insert(delivery.endpoint_id, delivery.status);
-        }
-        Ok(latest)
-    }
-
-    fn next_batch(&self, job: &ReplayJob, size: usize) -> Result<Batch, StoreError> {
+    fn next_batch(&self, job: &ReplayJob, size: usize) -> Result<ReplayBatch, StoreError> {
         match &job.request.selection {
             ReplaySelection::Range { from_ms, to_ms } => {
                 let start = match job.cursor {
@@ -260,18 +189,15 @@ impl Store {
                     events.push(codec::decode::<LoggedEvent>(&entry?.1)?.event);
                 }
                 let exhausted = events.len() < size || range.next().is_none();
-                Ok(Batch {
+                Ok(ReplayBatch {
+                    deliveries: HashMap::new(),
                     last: events.last().map(|e| e.id),
                     events,
                     exhausted,
                 })
             }
             ReplaySelection::Events(ids) => {
-                let first = job
-                    .cursor
-                    .map_or(0, |cursor| ids.partition_point(|id| *id <= cursor));
-                let chosen = ids.get(first..).unwrap_or_default();
-                let chosen = &chosen[..chosen.len().min(size)];
+                let (chosen, exhausted) = next_picked(ids, job.cursor, size);
                 let mut events = Vec::with_capacity(chosen.len());
                 for id in chosen {
                     // Removed by retention since the request was accepted: skip it.
@@ -279,10 +205,11 @@ impl Store {
                         events.push(event);
                     }
                 }
-                Ok(Batch {
+                Ok(ReplayBatch {
                     events,
+                    deliveries: HashMap::new(),
                     last: chosen.last().copied(),
-                    exhausted: first + chosen.len() >= ids.len(),
+                    exhausted,
                 })
             }
         }

@@ -1,52 +1,15 @@
 //! Writing a delivery's first record with its indexes and wheel entry:
-//! a replayed delivery (created here, with the event index that links it to
-//! its event) and an owed one (named by its event, `log.rs`) the first time
+//! a replayed delivery (with the event index that links it to its event) and an owed one (named by its event, `log.rs`) the first time
 //! something happens to it. One list of entries serves both, so they are
 //! written alike: same indexes, same wheel value.
 
-use rand::Rng;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::open_count::Change;
 use super::search::entry_value;
-use super::{codec, keys, Store, StoreError};
-use crate::domain::schedule::RetrySchedule;
-use crate::domain::{Delivery, DeliveryStatus, Endpoint};
-use crate::ids::{DeliveryId, EventId};
+use super::{codec, keys, SledStore, StoreError};
+use crate::domain::Delivery;
 use crate::metrics::metrics;
-
-/// A new delivery of `event` to `endpoint`: pending, due at the first slot of
-/// the endpoint's schedule (with jitter), or held (off the wheel) while the
-/// endpoint is disabled, so that enabling it sends what it missed.
-pub(super) fn fresh_delivery(
-    event: EventId,
-    endpoint: &Endpoint,
-    default_schedule: &RetrySchedule,
-    now_ms: u64,
-    rng: &mut impl Rng,
-) -> Delivery {
-    let delay = endpoint
-        .schedule(default_schedule)
-        .jittered_delay_before(1, rng)
-        .unwrap_or_default();
-    let (status, next_attempt_ms) = if endpoint.active {
-        (
-            DeliveryStatus::Pending,
-            Some(now_ms + delay.as_millis() as u64),
-        )
-    } else {
-        (DeliveryStatus::Held, None)
-    };
-    Delivery {
-        id: DeliveryId::generate(now_ms),
-        event_id: event,
-        endpoint_id: endpoint.id,
-        status,
-        attempts: 0,
-        next_attempt_ms,
-        updated_at_ms: now_ms,
-    }
-}
 
 /// Which tree one entry of a new delivery goes to.
 enum Target {
@@ -124,7 +87,7 @@ impl DeliveryTrees<'_> {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Writes the first record of an owed delivery, with its indexes and (if
     /// due) its wheel entry: after an attempt, or to settle one without an
     /// attempt (held, cancelled, or scheduled for later). Written with

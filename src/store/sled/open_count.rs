@@ -5,7 +5,7 @@
 //! their own after the store opens, while deliveries keep moving: counting a
 //! million open deliveries takes seconds, which start-up must not wait for.
 //! Every write that adds or removes an open entry goes through
-//! [`Store::counted`], which sees how far the count has got: an entry at or
+//! [`SledStore::counted`], which sees how far the count has got: an entry at or
 //! before that position was (or will never be) seen by the count, so its
 //! change goes to the gauge; one after it is left to the count. The count
 //! reads in batches under the same lock, so no entry is counted twice or
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::{keys, Store, StoreError};
+use super::{keys, SledStore, StoreError};
 use crate::domain::DeliveryStatus;
 use crate::ids::DeliveryId;
 use crate::metrics::metrics;
@@ -57,7 +57,7 @@ pub(super) enum Change {
     Removed([u8; 17]),
 }
 
-impl Store {
+impl SledStore {
     /// Runs `write`, which returns the entries it changed, so that the
     /// gauges agree with the start-up count (see the module comment).
     pub(super) fn counted<T>(
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn the_count_sees_every_open_entry_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let store = SledStore::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         // Wait for the count started at open, then count again by hand into
         // a fresh progress: the gauges are process-wide, so compare deltas.
         while !matches!(*store.progress(), Progress::Done) {

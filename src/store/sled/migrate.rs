@@ -19,7 +19,7 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::log::LoggedEvent;
-use super::{codec, Store, StoreError};
+use super::{codec, SledStore, StoreError};
 
 /// The tree schemas 1 and 2 kept events in.
 const LEGACY_EVENTS: &str = "events";
@@ -85,7 +85,7 @@ struct ReplayJobV1 {
     error: Option<String>,
 }
 
-impl Store {
+impl SledStore {
     /// Rewrites every schema 1 record in the schema 2 layout. Endpoints and
     /// replay jobs (few) are rewritten each in one transaction with a flag
     /// saying so, because an old layout may misread a new record: a run a
@@ -243,15 +243,15 @@ fn replay_v2(old: ReplayJobV1) -> ReplayJob {
 mod tests {
     use super::*;
     use crate::config::Durability;
-    use crate::store::StoreGuard;
+    use crate::store::SledGuard;
 
     /// Opens the store as a start would. Closing the previous guard stopped
     /// every thread of ours, but sled's own IO pool can hold the directory's
     /// lock for a moment after its last handle drops.
-    fn open(path: &std::path::Path) -> StoreGuard {
+    fn open(path: &std::path::Path) -> SledGuard {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            match StoreGuard::open_at(path, 1 << 24, Durability::Flush) {
+            match SledGuard::open_at(path, 1 << 24, Durability::Flush) {
                 Ok(guard) => return guard,
                 Err(error) if std::time::Instant::now() > deadline => panic!("{error}"),
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -268,7 +268,7 @@ mod tests {
         let event_id = EventId::generate(1);
         {
             // A fresh store, made to look like one schema 1 wrote.
-            let guard = StoreGuard::open_at(&path, 1 << 24, Durability::Flush).unwrap();
+            let guard = SledGuard::open_at(&path, 1 << 24, Durability::Flush).unwrap();
             let store = guard.store();
             store
                 .trees()

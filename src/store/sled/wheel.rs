@@ -2,12 +2,12 @@
 //! takes a due delivery off it for an attempt.
 //!
 //! A claimed delivery sits in the `claimed` tree until its attempt is
-//! recorded. If the process dies first, [`Store::requeue_claimed`] puts it
+//! recorded. If the process dies first, [`SledStore::requeue_claimed`] puts it
 //! back on the wheel at the next start; if its attempt could not be started
 //! or recorded (a store error), the dispatcher's sweep puts it back with
-//! [`Store::requeue_stranded_claims`]: at least once, never zero times.
+//! [`SledStore::requeue_stranded_claims`]: at least once, never zero times.
 
-use super::{keys, Store, StoreError};
+use super::{keys, SledStore, StoreError};
 use crate::domain::DeliveryStatus;
 use crate::ids::{DeliveryId, EndpointId};
 
@@ -18,33 +18,42 @@ pub struct WheelEntry {
     pub endpoint: EndpointId,
 }
 
-impl Store {
-    /// Wheel entries due at or before `now_ms`, earliest first, each with the
-    /// endpoint it is owed to (the wheel's value), so the dispatcher can pass
-    /// over a saturated endpoint's backlog without reading its deliveries.
-    pub fn due_entries(
+impl SledStore {
+    /// Up to `limit` wheel entries due at or before `now_ms`, earliest
+    /// first, after `after`, each with the endpoint it is owed to (the
+    /// wheel's value), so the dispatcher can pass over a saturated
+    /// endpoint's backlog without reading its deliveries.
+    pub fn due_page(
         &self,
         now_ms: u64,
-    ) -> impl Iterator<Item = Result<WheelEntry, StoreError>> + '_ {
+        after: Option<&WheelEntry>,
+        limit: usize,
+    ) -> Result<Vec<WheelEntry>, StoreError> {
+        let start = after.map_or_else(Vec::new, |e| {
+            let mut key = keys::wheel(e.due_ms, e.delivery).to_vec();
+            key.push(0);
+            key
+        });
         let end = keys::wheel(now_ms.saturating_add(1), DeliveryId::from_u128(0));
-        let (range, unavailable) = match self.trees() {
-            Ok(trees) => (Some(trees.wheel.range(..end)), None),
-            Err(error) => (None, Some(Err(error))),
-        };
-        let entries = range.into_iter().flatten().filter_map(|entry| {
-            let (key, value) = match entry {
-                Ok(pair) => pair,
-                Err(e) => return Some(Err(e.into())),
+        let mut page = Vec::new();
+        for entry in self.trees()?.wheel.range(start..end.to_vec()) {
+            if page.len() >= limit {
+                break;
+            }
+            let (key, value) = entry?;
+            let Some((due_ms, delivery)) = keys::parse_wheel(&key) else {
+                continue;
             };
-            let (due_ms, delivery) = keys::parse_wheel(&key)?;
-            let endpoint = <[u8; 16]>::try_from(value.as_ref()).ok()?;
-            Some(Ok(WheelEntry {
+            let Ok(endpoint) = <[u8; 16]>::try_from(value.as_ref()) else {
+                continue;
+            };
+            page.push(WheelEntry {
                 due_ms,
                 delivery,
                 endpoint: EndpointId::from_bytes(endpoint),
-            }))
-        });
-        unavailable.into_iter().chain(entries)
+            });
+        }
+        Ok(page)
     }
 
     /// When the earliest entry due strictly after `now_ms` is due, if any.

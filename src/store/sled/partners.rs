@@ -6,16 +6,16 @@ use sha2::{Digest, Sha256};
 use sled::transaction::ConflictableTransactionResult;
 use sled::Transactional;
 
-use super::{codec, Store, StoreError};
+use super::{codec, SledStore, StoreError};
 use crate::delivery::signing::constant_time_eq;
-use crate::domain::{Account, DisabledReason, Endpoint, Partner, PartnerStatus};
+use crate::domain::{Account, Endpoint, Partner, PartnerStatus};
 use crate::ids::PartnerId;
 
 fn secret_key(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-impl Store {
+impl SledStore {
     /// Stores a new partner, its account, its endpoint and its secret index
     /// at once, durably.
     pub async fn create_partner(
@@ -113,31 +113,12 @@ impl Store {
         Ok(found)
     }
 
-    /// Suspends or resumes a partner. Suspension disables its endpoint by
-    /// hand, so deliveries are held rather than dropped; resuming releases them.
-    pub async fn set_partner_status(
-        &self,
-        partner: &mut Partner,
-        status: PartnerStatus,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        partner.status = status;
+    /// Rewrites a partner's record (not flushed: the caller commits).
+    pub fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
         self.trees()?
             .partners
             .insert(partner.id.to_bytes(), codec::encode(partner)?)?;
-        if let Some(mut endpoint) = self.get_endpoint(partner.endpoint_id)? {
-            match status {
-                PartnerStatus::Suspended if endpoint.active => {
-                    self.disable_endpoint(&mut endpoint, DisabledReason::Manual, now_ms)
-                        .await?
-                }
-                PartnerStatus::Active if !endpoint.active => {
-                    self.enable_endpoint(&mut endpoint, now_ms).await?
-                }
-                _ => {}
-            }
-        }
-        self.commit().await
+        Ok(())
     }
 
     /// Replaces a partner's shared secret: the old one stops working at once.
@@ -165,12 +146,11 @@ impl Store {
         self.commit().await
     }
 
-    /// Removes a partner, its endpoint and the endpoint's account; the
-    /// endpoint's open deliveries are cancelled. False when there was no
-    /// such partner.
-    pub async fn delete_partner(&self, id: PartnerId) -> Result<bool, StoreError> {
+    /// Removes a partner with its secret index and its account, and returns
+    /// it; its endpoint stays for the caller to remove. Not flushed.
+    pub fn remove_partner(&self, id: PartnerId) -> Result<Option<Partner>, StoreError> {
         let Some(partner) = self.get_partner(id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if let Some(endpoint) = self.get_endpoint(partner.endpoint_id)? {
             self.trees()?
@@ -181,8 +161,6 @@ impl Store {
             }
         }
         self.trees()?.partners.remove(id.to_bytes())?;
-        self.delete_endpoint(partner.endpoint_id).await?;
-        self.commit().await?;
-        Ok(true)
+        Ok(Some(partner))
     }
 }

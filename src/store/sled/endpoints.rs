@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use super::owed::OwedWalk;
-use super::{codec, keys, Store, StoreError, Subscriber};
+use super::{codec, keys, SledStore, StoreError, Subscriber};
 use crate::domain::filter::EventFilter;
-use crate::domain::{AccountId, DeliveryStatus, DisabledReason, Endpoint};
+use crate::domain::{AccountId, Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EndpointId};
 
-impl Store {
+impl SledStore {
     pub fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         codec::read(&self.trees()?.endpoints, &id.to_bytes())
     }
@@ -57,59 +57,23 @@ impl Store {
         self.commit().await
     }
 
-    /// Removes an endpoint and cancels what it was still owed.
-    pub async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
+    /// Removes an endpoint; false if there was none. Its deliveries stay as
+    /// they are: `service/endpoints.rs` decides what becomes of them.
+    pub fn remove_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         if self.trees()?.endpoints.remove(id.to_bytes())?.is_none() {
             return Ok(false);
         }
         self.reload_subscribers()?;
-        self.set_open_deliveries(id, DeliveryStatus::Cancelled, 0)?;
-        self.commit().await?;
         Ok(true)
     }
 
-    /// Switches an endpoint off: its open deliveries are held, not dropped.
-    pub async fn disable_endpoint(
-        &self,
-        endpoint: &mut Endpoint,
-        reason: DisabledReason,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        endpoint.active = false;
-        endpoint.disabled_reason = Some(reason);
-        endpoint.disabled_at_ms = Some(now_ms);
-        endpoint.updated_at_ms = now_ms;
-        self.save_endpoint(endpoint).await?;
-        self.set_open_deliveries(endpoint.id, DeliveryStatus::Held, now_ms)?;
-        self.commit().await
-    }
-
-    /// Switches an endpoint back on; its held deliveries become due now.
-    pub async fn enable_endpoint(
-        &self,
-        endpoint: &mut Endpoint,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        endpoint.active = true;
-        endpoint.disabled_reason = None;
-        endpoint.disabled_at_ms = None;
-        endpoint.updated_at_ms = now_ms;
-        self.reset_health(endpoint.id)?;
-        self.save_endpoint(endpoint).await?;
-        self.set_open_deliveries(endpoint.id, DeliveryStatus::Pending, now_ms)?;
-        self.commit().await?;
-        self.wheel_changed.notify_one();
-        Ok(())
-    }
-
-    /// Moves every open (pending or held) delivery of an endpoint to `status`:
-    /// `Held` takes them off the wheel, `Pending` puts them back due at
-    /// `due_ms`, `Cancelled` ends them.
-    pub fn set_open_deliveries(
+    /// Rewrites each open (pending or held) recorded delivery of `endpoint`
+    /// that `change` returns a new state for, keeping its wheel entry in
+    /// step with its `next_attempt_ms`. Returns how many changed.
+    pub fn update_deliveries_of(
         &self,
         endpoint: EndpointId,
-        status: DeliveryStatus,
-        due_ms: u64,
+        change: impl Fn(&Delivery) -> Option<Delivery>,
     ) -> Result<usize, StoreError> {
         let mut changed = 0;
         for entry in self
@@ -121,61 +85,56 @@ impl Store {
             let Some(id) = keys::pair_second(&key) else {
                 continue;
             };
-            let Some(mut delivery) = self.get_delivery(id)? else {
+            let Some(delivery) = self.get_delivery(id)? else {
                 continue;
             };
             let open = matches!(
                 delivery.status,
                 DeliveryStatus::Pending | DeliveryStatus::Held
             );
-            if !open || delivery.status == status {
+            if !open {
                 continue;
             }
-            if let Some(due) = delivery.next_attempt_ms.take() {
+            let Some(updated) = change(&delivery) else {
+                continue;
+            };
+            if let Some(due) = delivery.next_attempt_ms {
                 self.trees()?.wheel.remove(keys::wheel(due, id))?;
             }
-            let resumed = status == DeliveryStatus::Pending;
-            if resumed {
-                delivery.next_attempt_ms = Some(due_ms);
-            }
-            let before = delivery.status;
-            delivery.status = status;
-            self.put_delivery(before, &delivery)?;
+            self.put_delivery(delivery.status, &updated)?;
             // The record first: the dispatcher may claim the entry at once
-            // and must find the delivery pending.
-            if resumed {
+            // and must find the delivery as it is now.
+            if let Some(due) = updated.next_attempt_ms {
                 self.trees()?
                     .wheel
-                    .insert(keys::wheel(due_ms, id), &endpoint.to_bytes())?;
+                    .insert(keys::wheel(due, id), &endpoint.to_bytes())?;
             }
             changed += 1;
-        }
-        if status != DeliveryStatus::Pending {
-            changed += self.settle_owed_of(endpoint, status)?;
         }
         Ok(changed)
     }
 
-    /// Gives every delivery still owed to `endpoint` without a record the
-    /// record `status` (held or cancelled), as if it had been on the wheel:
-    /// so resuming the endpoint sends it again at once even if an attempt
-    /// of it is hanging (that attempt, if it succeeds, still counts).
-    fn settle_owed_of(
+    /// Gives each delivery still owed to `endpoint` without a record (read
+    /// as pending) the record `change` returns for it, as if it had been on
+    /// the wheel. Returns how many were recorded.
+    pub fn settle_owed_of(
         &self,
         endpoint: EndpointId,
-        status: DeliveryStatus,
+        change: impl Fn(&Delivery) -> Option<Delivery>,
     ) -> Result<usize, StoreError> {
         let mut settled = 0;
         let everything = (DeliveryId::from_u128(0), DeliveryId::from_u128(u128::MAX));
         for owed in OwedWalk::new(self, everything.0, everything.1)? {
             let owed = owed?;
-            if owed.endpoint != endpoint {
+            if owed.endpoint != endpoint || owed.recorded {
                 continue;
             }
             let mut delivery = owed.delivery;
-            delivery.status = status;
-            delivery.next_attempt_ms = None;
-            if self.record_owed(&delivery, &owed.event_type)? {
+            delivery.status = DeliveryStatus::Pending;
+            let Some(settled_as) = change(&delivery) else {
+                continue;
+            };
+            if self.record_owed(&settled_as, &owed.event_type)? {
                 settled += 1;
             }
         }

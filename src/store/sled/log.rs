@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::{Delivery, DeliveryStatus, Event};
 use crate::ids::{DeliveryId, EndpointId, EventId, MAX_FANOUT};
 
@@ -56,11 +56,7 @@ impl EndpointStates {
     /// that when it reaches it).
     pub fn owed_delivery(&self, id: DeliveryId, event: EventId, endpoint: EndpointId) -> Delivery {
         let published = event.created_ms();
-        let status = match self.0.get(&endpoint) {
-            Some(true) => DeliveryStatus::Pending,
-            Some(false) => DeliveryStatus::Held,
-            None => DeliveryStatus::Cancelled,
-        };
+        let status = DeliveryStatus::open_for(self.0.get(&endpoint).copied());
         Delivery {
             id,
             event_id: event,
@@ -73,7 +69,7 @@ impl EndpointStates {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Gives each event its ID and inserts it with what it owes, under one
     /// lock: IDs are minted in the order events enter the log, so the log
     /// never gains an event behind one a reader may already have seen. The
@@ -157,21 +153,20 @@ impl Store {
         )
     }
 
-    /// The owed delivery `id` names, if its event owes it and it has no
-    /// record yet.
-    pub(super) fn unrecorded_owed(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+    /// The owed delivery `id` names, as its event's log entry and its
+    /// endpoint's state describe it, if its event owes it; whether it has a
+    /// record meanwhile is the caller's to check.
+    pub(super) fn owed_by_log(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
         let Some((event, position)) = id.fanout_position() else {
             return Ok(None);
         };
         let Some(logged) = self.get_logged(event)? else {
             return Ok(None);
         };
-        match logged.owed.get(position) {
-            Some(endpoint) if !self.is_recorded(id)? => Ok(Some(
-                self.endpoint_states().owed_delivery(id, event, *endpoint),
-            )),
-            _ => Ok(None),
-        }
+        Ok(logged
+            .owed
+            .get(position)
+            .map(|endpoint| self.endpoint_states().owed_delivery(id, event, *endpoint)))
     }
 
     /// Every delivery owed by an event at or before this one has a record.

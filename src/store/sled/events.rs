@@ -7,19 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use super::log::LoggedEvent;
 use super::open_count::Change;
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::filter::EventFilter;
-use crate::domain::routing::receives;
-use crate::domain::{AccountId, Endpoint, Event};
-use crate::ids::EventId;
-use crate::metrics::{metrics, Source};
+use crate::domain::{AccountId, Event};
+use crate::ids::{EndpointId, EventId};
 
-/// An event to append, already validated. Its ID is replaced by the one the
-/// log gives it when it is appended, so the log's order is its ID order.
+/// An event to append, already validated, with the endpoints it owes a
+/// delivery to (planned by `service/publish.rs`). Its ID is replaced by the
+/// one the log gives it when it is appended, so the log's order is its ID
+/// order.
 pub struct NewEvent {
     pub event: Event,
-    /// Deliver to this endpoint only (test sends) instead of every subscriber.
-    pub only_to: Option<Endpoint>,
+    pub owed: Vec<EndpointId>,
 }
 
 /// What the publisher is told about one stored event.
@@ -39,7 +38,7 @@ pub struct AppendOutcome {
 #[derive(Serialize, Deserialize)]
 pub(super) struct IdempotencyRecord {
     pub(super) stored_at_ms: u64,
-    events: Vec<AppendedEvent>,
+    pub(super) events: Vec<AppendedEvent>,
 }
 
 /// A page request over the log.
@@ -53,9 +52,9 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
-impl Store {
-    /// Appends events and their deliveries and waits until they are durable.
-    /// Each event gets its ID here, in batch order (see [`Store::append_to_log`]).
+impl SledStore {
+    /// Appends events with what they owe and waits until they are durable.
+    /// Each event gets its ID here, in batch order (see [`SledStore::append_to_log`]).
     /// A repeat of `idempotency_key` younger than `window_ms` returns the
     /// first answer and stores nothing.
     pub async fn append_events(
@@ -65,20 +64,16 @@ impl Store {
         window_ms: u64,
         now_ms: u64,
     ) -> Result<AppendOutcome, StoreError> {
-        let sources: Vec<Source> = batch.iter().map(|new| Source::of(&new.event)).collect();
         let outcome = self.write_appends(batch, idempotency_key, window_ms, now_ms)?;
         if !outcome.duplicate {
             self.commit().await?;
             self.wheel_changed.notify_one();
-            for source in sources {
-                metrics().published(source);
-            }
         }
         Ok(outcome)
     }
 
-    /// The publishing writes: each event with the endpoints it owes (the
-    /// routing rule decides them here, once), then the idempotency record.
+    /// The publishing writes: each event with the endpoints it owes, then the
+    /// idempotency record.
     /// A crash part-way leaves an unanswered write that the client retries
     /// (at least once), never an answered one lost.
     fn write_appends(
@@ -105,21 +100,9 @@ impl Store {
                 });
             }
         }
-        let subscribers = self.subscribers();
         let planned = batch
             .into_iter()
-            .map(|NewEvent { event, only_to }| {
-                let owed = match only_to {
-                    Some(endpoint) => vec![endpoint.id],
-                    None => subscribers
-                        .iter()
-                        .filter(|s| s.filter.matches(&event.event_type))
-                        .filter(|s| receives(&s.endpoint, &event))
-                        .map(|s| s.endpoint.id)
-                        .collect(),
-                };
-                LoggedEvent { event, owed }
-            })
+            .map(|NewEvent { event, owed }| LoggedEvent { event, owed })
             .collect();
         // The new owed deliveries count as pending from now on.
         let logged = self.counted(|| {
@@ -151,24 +134,6 @@ impl Store {
             events: appended,
             duplicate: false,
         })
-    }
-
-    /// Appends a single event without an idempotency key (test sends,
-    /// operational events), to `only_to` or to every subscriber.
-    pub async fn append_event(
-        &self,
-        event: Event,
-        only_to: Option<Endpoint>,
-        now_ms: u64,
-    ) -> Result<AppendedEvent, StoreError> {
-        let outcome = self
-            .append_events(vec![NewEvent { event, only_to }], None, 0, now_ms)
-            .await?;
-        outcome
-            .events
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Unavailable("an appended event went missing".into()))
     }
 
     /// One page of the log in ID order. Walks the key range lazily, so a

@@ -2,25 +2,33 @@
 //! lists and searches that otherwise walk indexes: they are the deliveries
 //! owed by events after the dispatch cursor, so a walk over that end of the
 //! log, newest first, finds them in the same order as the indexes.
+//!
+//! A delivery recorded while a list is being built may already lie behind
+//! the index walk's position when the log walk reaches it, so the log walk
+//! yields it with its record rather than skipping it, and the merge yields
+//! an ID that both walks hold once.
 
 use std::collections::VecDeque;
 
 use super::log::{EndpointStates, LoggedEvent};
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::Delivery;
 use crate::ids::{DeliveryId, EndpointId, EventId, DELIVERY_BITS};
 
-/// An owed delivery without a record, as readers see it.
+/// An owed delivery, as readers see it.
 pub(super) struct Owed {
+    /// Its record when it has one, else as the log describes it.
     pub delivery: Delivery,
     pub endpoint: EndpointId,
     pub event_type: String,
+    /// Whether `delivery` is its own record (see the module comment).
+    pub recorded: bool,
 }
 
-/// The owed deliveries without a record whose IDs lie in `low..high`,
-/// newest first.
+/// The owed deliveries of the events after the dispatch cursor whose IDs
+/// lie in `low..high`, newest first.
 pub(super) struct OwedWalk<'a> {
-    store: &'a Store,
+    store: &'a SledStore,
     states: EndpointStates,
     events: std::iter::Rev<sled::Iter>,
     found: VecDeque<Owed>,
@@ -30,7 +38,7 @@ pub(super) struct OwedWalk<'a> {
 
 impl<'a> OwedWalk<'a> {
     pub fn new(
-        store: &'a Store,
+        store: &'a SledStore,
         low: DeliveryId,
         high: DeliveryId,
     ) -> Result<OwedWalk<'a>, StoreError> {
@@ -58,7 +66,7 @@ impl<'a> OwedWalk<'a> {
         })
     }
 
-    /// The next event's owed deliveries without a record, newest first.
+    /// The next event's owed deliveries, newest first.
     fn refill(&mut self) -> Result<bool, StoreError> {
         let Some(entry) = self.events.next() else {
             return Ok(false);
@@ -66,13 +74,18 @@ impl<'a> OwedWalk<'a> {
         let logged: LoggedEvent = codec::decode(&entry?.1)?;
         let event = logged.event.id;
         for (id, endpoint) in logged.owed_ids().rev() {
-            if id < self.low || id >= self.high || self.store.is_recorded(id)? {
+            if id < self.low || id >= self.high {
                 continue;
             }
+            let (delivery, recorded) = match self.store.stored_delivery(id)? {
+                Some(record) => (record, true),
+                None => (self.states.owed_delivery(id, event, endpoint), false),
+            };
             self.found.push_back(Owed {
-                delivery: self.states.owed_delivery(id, event, endpoint),
+                delivery,
                 endpoint,
                 event_type: logged.event.event_type.clone(),
+                recorded,
             });
         }
         Ok(true)
@@ -98,7 +111,7 @@ impl Iterator for OwedWalk<'_> {
 pub(super) type Walk<'a, T> = Box<dyn Iterator<Item = Result<T, StoreError>> + 'a>;
 
 /// Merges walks that each go newest first (by delivery ID) into one that
-/// does.
+/// does, yielding an ID that several walks hold once.
 pub(super) struct NewestFirst<'a, T> {
     walks: Vec<Walk<'a, T>>,
     heads: Vec<Option<T>>,
@@ -135,16 +148,22 @@ impl<T> Iterator for NewestFirst<'_, T> {
         let newest = (0..self.heads.len())
             .filter(|i| self.heads[*i].is_some())
             .max_by_key(|i| self.heads[*i].as_ref().map(id))?;
-        let item = self.heads[newest].take();
-        match self.walks[newest].next().transpose() {
-            Ok(head) => self.heads[newest] = head,
-            Err(error) => return Some(Err(error)),
+        let item = self.heads[newest].take()?;
+        let item_id = id(&item);
+        for walk in 0..self.walks.len() {
+            if walk != newest && self.heads[walk].as_ref().map(id) != Some(item_id) {
+                continue;
+            }
+            match self.walks[walk].next().transpose() {
+                Ok(head) => self.heads[walk] = head,
+                Err(error) => return Some(Err(error)),
+            }
         }
-        item.map(Ok)
+        Some(Ok(item))
     }
 }
 
-/// One of an endpoint's deliveries, as [`Store::endpoint_walk`] finds it.
+/// One of an endpoint's deliveries, as [`SledStore::endpoint_walk`] finds it.
 pub(super) enum Found {
     /// In the endpoint's index: read its record.
     Recorded(DeliveryId),
@@ -160,7 +179,7 @@ impl Found {
     }
 }
 
-impl Store {
+impl SledStore {
     /// An endpoint's deliveries with IDs in `low..high`, newest first: its
     /// index of recorded ones merged with those still owed to it.
     pub(super) fn endpoint_walk(
@@ -193,8 +212,9 @@ impl Store {
 mod tests {
     use crate::domain::{Attempt, DeliveryStatus};
     use crate::ids::DeliveryId;
+    use crate::service::outcome::{after_attempt, AttemptOutcome};
     use crate::store::testing::{endpoint, publish, temp_store};
-    use crate::store::{AttemptOutcome, Claim, DeliverySearch};
+    use crate::store::{Claim, DeliverySearch};
 
     fn by_status(status: DeliveryStatus) -> DeliverySearch {
         DeliverySearch {
@@ -238,13 +258,9 @@ mod tests {
             response_body: None,
         };
         store
-            .record_attempt(
-                owed,
-                Claim::Owed,
-                "test.happened",
-                &attempt,
-                AttemptOutcome::Succeeded,
-            )
+            .record_attempt(owed, Claim::Owed, "test.happened", &attempt, |stored| {
+                after_attempt(stored, &attempt, AttemptOutcome::Succeeded)
+            })
             .unwrap();
 
         // Recorded: listed once, by its record, under its new status.

@@ -9,10 +9,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Store, StoreError, Trees};
+use super::{SledStore, StoreError, Trees};
 
-impl Store {
-    /// Whether storage takes writes, as of the last [`Store::check_storage`].
+impl SledStore {
+    /// Whether storage takes writes, as of the last [`SledStore::check_storage`].
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Acquire)
     }

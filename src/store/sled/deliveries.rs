@@ -2,8 +2,9 @@
 //! record as `log.rs` describes it), recording an attempt's outcome, and
 //! sending one again by hand.
 
+use super::log::{EndpointStates, LoggedEvent};
 use super::owed::Found;
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
@@ -11,19 +12,10 @@ use crate::ids::{DeliveryId, EndpointId, EventId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Claim {
     /// Taken off the wheel; the token is the entry's due time (see
-    /// `Store::claim`).
+    /// `SledStore::claim`).
     Wheel(u64),
     /// Read from the log, owed and without a record yet.
     Owed,
-}
-
-/// What an attempt decided for its delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Succeeded,
-    /// Back on the wheel, due at this time.
-    RetryAt(u64),
-    Failed,
 }
 
 pub struct DeliveryPage {
@@ -32,13 +24,18 @@ pub struct DeliveryPage {
     pub next: Option<DeliveryId>,
 }
 
-impl Store {
+impl SledStore {
     /// A delivery by its record, or as owed when it has none yet.
     pub fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
-        match self.stored_delivery(id)? {
-            Some(delivery) => Ok(Some(delivery)),
-            None => self.unrecorded_owed(id),
+        if let Some(delivery) = self.stored_delivery(id)? {
+            return Ok(Some(delivery));
         }
+        let Some(owed) = self.owed_by_log(id)? else {
+            return Ok(None);
+        };
+        // The dispatcher may have written the record since the first read;
+        // then the record, not the log's view, is current.
+        Ok(Some(self.stored_delivery(id)?.unwrap_or(owed)))
     }
 
     /// A delivery's own record, if it has one.
@@ -69,9 +66,20 @@ impl Store {
     /// Every delivery of an event: those its publish owed, in fan-out
     /// order, then those replays added.
     pub fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, StoreError> {
+        let logged = self.get_logged(event)?;
+        self.deliveries_of_logged(event, logged.as_ref(), &self.endpoint_states())
+    }
+
+    /// As [`SledStore::deliveries_of_event`], for an event already read
+    /// (`None`: gone from the log, leaving only what replays added).
+    pub(super) fn deliveries_of_logged(
+        &self,
+        event: EventId,
+        logged: Option<&LoggedEvent>,
+        states: &EndpointStates,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let mut found = Vec::new();
-        if let Some(logged) = self.get_logged(event)? {
-            let states = self.endpoint_states();
+        if let Some(logged) = logged {
             for (id, endpoint) in logged.owed_ids() {
                 match self.stored_delivery(id)? {
                     Some(delivery) => found.push(delivery),
@@ -123,9 +131,8 @@ impl Store {
     }
 
     /// Records a finished attempt of `job` (the delivery as it was claimed)
-    /// and applies its outcome, releasing the claim. A delivery held or
-    /// cancelled while its attempt was in flight keeps that status unless
-    /// the attempt succeeded. An owed delivery gets its first record here
+    /// and rewrites the delivery as `next` makes it from the stored one,
+    /// releasing the claim. An owed delivery gets its first record here
     /// (`record_owed`), unflushed: the dispatch cursor covers it.
     pub fn record_attempt(
         &self,
@@ -133,7 +140,7 @@ impl Store {
         claim: Claim,
         event_type: &str,
         attempt: &Attempt,
-        outcome: AttemptOutcome,
+        next: impl Fn(Delivery) -> Delivery,
     ) -> Result<Option<Delivery>, StoreError> {
         // Plain writes in a crash-safe order rather than a transaction (see
         // `claim`): the attempt, the record, then the next wheel entry, then
@@ -148,7 +155,7 @@ impl Store {
         if claim == Claim::Owed {
             let mut owed = job.clone();
             owed.status = DeliveryStatus::Pending;
-            let first = after_attempt(owed, attempt, outcome);
+            let first = next(owed);
             if self.record_owed(&first, event_type)? {
                 return Ok(Some(first));
             }
@@ -161,9 +168,9 @@ impl Store {
             };
             let stored: Delivery = codec::decode(&current)?;
             let before = stored.status;
-            let delivery = after_attempt(stored, attempt, outcome);
+            let delivery = next(stored);
             // Compare-and-swap, so a hold or cancel written meanwhile is
-            // re-read and kept rather than overwritten.
+            // re-read and given to `next` rather than overwritten.
             let swapped = self.trees()?.deliveries.compare_and_swap(
                 id.to_bytes(),
                 Some(current),
@@ -249,19 +256,4 @@ impl Store {
         self.wheel_changed.notify_one();
         Ok(Some(before))
     }
-}
-
-/// `delivery` after an attempt with this outcome.
-fn after_attempt(mut delivery: Delivery, attempt: &Attempt, outcome: AttemptOutcome) -> Delivery {
-    delivery.attempts = delivery.attempts.max(attempt.attempt);
-    delivery.updated_at_ms = attempt.at_ms;
-    let still_open = delivery.status == DeliveryStatus::Pending;
-    delivery.next_attempt_ms = None;
-    match outcome {
-        AttemptOutcome::Succeeded => delivery.status = DeliveryStatus::Succeeded,
-        AttemptOutcome::Failed if still_open => delivery.status = DeliveryStatus::Failed,
-        AttemptOutcome::RetryAt(due) if still_open => delivery.next_attempt_ms = Some(due),
-        _ => {}
-    }
-    delivery
 }

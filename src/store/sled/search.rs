@@ -16,7 +16,7 @@ use sled::IVec;
 
 use super::open_count::Change;
 use super::owed::{Found, NewestFirst, OwedWalk, Walk};
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::domain::filter::EventFilter;
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId};
@@ -94,7 +94,7 @@ fn parse_entry(key: &[u8], value: &[u8]) -> Option<Entry> {
     })
 }
 
-impl Store {
+impl SledStore {
     /// Moves a delivery's entry after its record changed status.
     pub(super) fn delivery_status_changed(
         &self,
@@ -376,7 +376,7 @@ mod tests {
     #[test]
     fn a_store_without_the_index_gets_it_built_at_open() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let store = SledStore::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         let (failed, done) = (
             delivery(DeliveryStatus::Failed, 1_000),
             delivery(DeliveryStatus::Succeeded, 2_000),
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn a_status_change_moves_the_entry_and_a_stale_one_is_never_shown() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let store = SledStore::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         let mut d = delivery(DeliveryStatus::Pending, 1_000);
         store.record_owed(&d, "payment.x").unwrap();
         d.status = DeliveryStatus::Failed;
@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn rare_matches_come_back_in_short_pages_that_go_on() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
+        let store = SledStore::open_at(&dir.path().join("db"), 1 << 20, Durability::Flush).unwrap();
         let wanted = delivery(DeliveryStatus::Failed, 1_000);
         store
             .trees()

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{codec, Store, StoreError};
+use super::{codec, SledStore, StoreError};
 use crate::ids::EndpointId;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +15,7 @@ pub struct EndpointHealth {
     pub failing_since_ms: Option<u64>,
 }
 
-impl Store {
+impl SledStore {
     pub fn endpoint_health(&self, id: EndpointId) -> Result<EndpointHealth, StoreError> {
         match self.trees()?.health.get(id.to_bytes())? {
             Some(bytes) => codec::decode(&bytes),
