@@ -94,6 +94,9 @@ async fn metrics_move_with_publishing_and_delivery() {
     assert_eq!(status, 202);
     wait_count(&receiver, 2).await;
 
+    // An attempt is counted as it ends, a moment before its record is
+    // written; the gauges follow the record (on PostgreSQL a scrape counts
+    // the open rows), so all three are awaited together.
     let after = wait_for(
         "the metrics of two successes",
         Duration::from_secs(10),
@@ -103,7 +106,9 @@ async fn metrics_move_with_publishing_and_delivery() {
                 &text,
                 "hookd_deliveries_completed_total{status=\"succeeded\"}",
             );
-            (done == 2.0).then_some(text)
+            let pending = sample(&text, "hookd_deliveries_pending");
+            let in_flight = sample(&text, "hookd_attempts_in_flight");
+            (done == 2.0 && pending == 0.0 && in_flight == 0.0).then_some(text)
         },
     )
     .await;
