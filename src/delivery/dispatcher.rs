@@ -365,7 +365,12 @@ impl Dispatcher {
                     // Waits for the next pass, which knows the endpoint.
                     Ok(None) => continue,
                     Ok(Some(status)) => status,
-                    Err(_) => DeliveryStatus::Cancelled,
+                    // A storage error says nothing about the endpoint: its
+                    // jobs wait for a pass that can read it.
+                    Err(error) => {
+                        tracing::warn!(endpoint = %endpoint_id, %error, "endpoint unreadable; its waiting deliveries stay queued");
+                        continue;
+                    }
                 };
                 for job in limits.drain_waiting(endpoint_id) {
                     self.settle_inactive(job, status, held, reader, now).await;
