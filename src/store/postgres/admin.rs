@@ -1,7 +1,9 @@
 //! Endpoints, accounts, partners and the endpoints' failure counters: plain
 //! records, each stored whole as jsonb beside the columns it is found by.
 
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
 
 use super::{from_json, json, key, ms, ms_of, PgError, PgStore};
 use crate::delivery::signing::constant_time_eq;
@@ -18,22 +20,30 @@ fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-fn records<T: serde::de::DeserializeOwned>(
-    rows: &[tokio_postgres::Row],
-) -> Result<Vec<T>, PgError> {
-    rows.iter().map(|row| from_json(row.get(0))).collect()
-}
-
 impl PgStore {
-    pub async fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, PgError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT record::text FROM endpoints WHERE id = $1",
-                &[&key(id)],
-            )
-            .await?;
+    /// The record (first column) of the row `sql` selects by `id`, if any.
+    async fn one_record<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        id: &(dyn ToSql + Sync),
+    ) -> Result<Option<T>, PgError> {
+        let row = self.client().await?.query_opt(sql, &[id]).await?;
         row.map(|row| from_json(row.get(0))).transpose()
+    }
+
+    /// The records (first column) of the rows `sql` selects.
+    async fn all_records<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<T>, PgError> {
+        let rows = self.client().await?.query(sql, params).await?;
+        rows.iter().map(|row| from_json(row.get(0))).collect()
+    }
+
+    pub async fn get_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, PgError> {
+        self.one_record("SELECT record::text FROM endpoints WHERE id = $1", &key(id))
+            .await
     }
 
     /// Endpoints in ID order after `after`; only `account`'s when given.
@@ -43,20 +53,17 @@ impl PgStore {
         after: Option<EndpointId>,
         limit: usize,
     ) -> Result<Vec<Endpoint>, PgError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT record::text FROM endpoints
-                  WHERE id > $1 AND ($2::text IS NULL OR account_id = $2)
-                  ORDER BY id LIMIT $3",
-                &[
-                    &after.map(key).unwrap_or_default(),
-                    &account.map(AccountId::as_str),
-                    &limit_of(limit),
-                ],
-            )
-            .await?;
-        records(&rows)
+        self.all_records(
+            "SELECT record::text FROM endpoints
+              WHERE id > $1 AND ($2::text IS NULL OR account_id = $2)
+              ORDER BY id LIMIT $3",
+            &[
+                &after.map(key).unwrap_or_default(),
+                &account.map(AccountId::as_str),
+                &limit_of(limit),
+            ],
+        )
+        .await
     }
 
     /// Creates or replaces an endpoint.
@@ -106,14 +113,11 @@ impl PgStore {
     }
 
     pub async fn get_account(&self, id: &AccountId) -> Result<Option<Account>, PgError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT record::text FROM accounts WHERE id = $1",
-                &[&id.as_str()],
-            )
-            .await?;
-        row.map(|row| from_json(row.get(0))).transpose()
+        self.one_record(
+            "SELECT record::text FROM accounts WHERE id = $1",
+            &id.as_str(),
+        )
+        .await
     }
 
     /// Accounts in ID order after `after`.
@@ -122,14 +126,11 @@ impl PgStore {
         after: Option<&AccountId>,
         limit: usize,
     ) -> Result<Vec<Account>, PgError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT record::text FROM accounts WHERE id > $1 ORDER BY id LIMIT $2",
-                &[&after.map_or("", AccountId::as_str), &limit_of(limit)],
-            )
-            .await?;
-        records(&rows)
+        self.all_records(
+            "SELECT record::text FROM accounts WHERE id > $1 ORDER BY id LIMIT $2",
+            &[&after.map_or("", AccountId::as_str), &limit_of(limit)],
+        )
+        .await
     }
 
     pub async fn save_account(&self, account: &Account) -> Result<(), PgError> {
@@ -192,14 +193,8 @@ impl PgStore {
     }
 
     pub async fn get_partner(&self, id: PartnerId) -> Result<Option<Partner>, PgError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT record::text FROM partners WHERE id = $1",
-                &[&key(id)],
-            )
-            .await?;
-        row.map(|row| from_json(row.get(0))).transpose()
+        self.one_record("SELECT record::text FROM partners WHERE id = $1", &key(id))
+            .await
     }
 
     pub async fn list_partners(
@@ -207,14 +202,11 @@ impl PgStore {
         after: Option<PartnerId>,
         limit: usize,
     ) -> Result<Vec<Partner>, PgError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT record::text FROM partners WHERE id > $1 ORDER BY id LIMIT $2",
-                &[&after.map(key).unwrap_or_default(), &limit_of(limit)],
-            )
-            .await?;
-        records(&rows)
+        self.all_records(
+            "SELECT record::text FROM partners WHERE id > $1 ORDER BY id LIMIT $2",
+            &[&after.map(key).unwrap_or_default(), &limit_of(limit)],
+        )
+        .await
     }
 
     /// The partner whose endpoint's secret is `secret`, with that endpoint.
