@@ -31,6 +31,22 @@ impl PgStore {
         row.map(|row| from_json(row.get(0))).transpose()
     }
 
+    /// The partner found by `condition` on `partners p`, with its endpoint.
+    async fn partner_and_endpoint(
+        &self,
+        condition: &str,
+        param: &(dyn ToSql + Sync),
+    ) -> Result<Option<(Partner, Endpoint)>, PgError> {
+        let sql = format!(
+            "SELECT p.record::text, e.record::text
+               FROM partners p JOIN endpoints e ON e.id = p.endpoint_id
+              WHERE {condition}"
+        );
+        let row = self.client().await?.query_opt(&sql, &[param]).await?;
+        row.map(|row| Ok((from_json(row.get(0))?, from_json(row.get(1))?)))
+            .transpose()
+    }
+
     /// The records (first column) of the rows `sql` selects.
     async fn all_records<T: DeserializeOwned>(
         &self,
@@ -215,24 +231,12 @@ impl PgStore {
         &self,
         secret: &str,
     ) -> Result<Option<(Partner, Endpoint)>, PgError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT p.record::text, e.record::text
-                   FROM partners p JOIN endpoints e ON e.id = p.endpoint_id
-                  WHERE p.secret_hash = $1",
-                &[&secret_hash(secret)],
-            )
+        let found = self
+            .partner_and_endpoint("p.secret_hash = $1", &secret_hash(secret))
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let partner: Partner = from_json(row.get(0))?;
-        let endpoint: Endpoint = from_json(row.get(1))?;
-        Ok(
+        Ok(found.filter(|(_, endpoint)| {
             constant_time_eq(endpoint.secret.as_bytes(), secret.as_bytes())
-                .then_some((partner, endpoint)),
-        )
+        }))
     }
 
     /// Stores a partner's new status (the record as given). Switching its
@@ -300,17 +304,7 @@ impl PgStore {
         &self,
         id: PartnerId,
     ) -> Result<Option<(Partner, Endpoint)>, PgError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT p.record::text, e.record::text
-                   FROM partners p JOIN endpoints e ON e.id = p.endpoint_id
-                  WHERE p.id = $1",
-                &[&key(id)],
-            )
-            .await?;
-        row.map(|row| Ok((from_json(row.get(0))?, from_json(row.get(1))?)))
-            .transpose()
+        self.partner_and_endpoint("p.id = $1", &key(id)).await
     }
 
     /// Every partner whose status is active, with its endpoint.
