@@ -1,5 +1,8 @@
 //! `latency`: a steady 1,000 publishes per second, each timed from its
-//! publish to its arrival at the receiver.
+//! publish to its arrival at the receiver. The same paced publishes to the
+//! one-write ceiling (ceiling.rs) are the baseline: their acknowledgement
+//! times are what one insert and a shared flush cost on this disk at this
+//! rate, and hookd acknowledges after the same flush.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,9 +15,14 @@ use crate::daemon::ADMIN_TOKEN;
 use crate::figures::{epoch, ms, pick, round};
 use crate::load::{client, load, post};
 use crate::receiver::Receiver;
-use crate::{harness, BenchResult, Sizes};
+use crate::{ceiling, harness, BenchResult, Sizes};
+
+/// Publishes in flight at most: the publisher itself must not become the
+/// bottleneck it measures.
+const MAX_IN_FLIGHT: usize = 256;
 
 pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
+    let total = (sizes.latency_secs * 1000) as usize;
     let (daemon, _) = harness::start_subscribed(receiver, "bench.latency", json!({})).await?;
     let url = format!("{}/api/v1/events", daemon.admin);
     let warm = load(
@@ -32,8 +40,74 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     receiver.reset();
     receiver.track_sequence(true);
 
-    let total = (sizes.latency_secs * 1000) as usize;
-    let client = Rc::new(client(256));
+    let paced = publish_paced(&url, total).await;
+    if paced.errors > 0 {
+        return Err(format!("latency: {} publishes failed", paced.errors));
+    }
+    receiver
+        .wait_for(
+            paced.acks.len(),
+            Duration::from_secs(30),
+            "latency: receiver",
+        )
+        .await?;
+    receiver.track_sequence(false);
+    let mut latencies: Vec<Duration> = receiver
+        .arrivals()
+        .iter()
+        .filter_map(|(seq, at)| {
+            paced
+                .sent
+                .get(*seq)
+                .copied()
+                .flatten()
+                .map(|s| at.saturating_sub(s))
+        })
+        .collect();
+    latencies.sort();
+    drop(daemon);
+
+    let ceiling = ceiling::start()?;
+    let top = publish_paced(&format!("{}/api/v1/events", ceiling.server.url), total).await;
+    if top.errors > 0 {
+        return Err(format!("latency ceiling: {} publishes failed", top.errors));
+    }
+    Ok(json!({
+        "events": latencies.len(),
+        "target_rate_per_s": 1000,
+        "achieved_rate_per_s": paced.rate,
+        "skipped": paced.skipped,
+        "p50_ms": ms(pick(&latencies, 0.50)),
+        "p99_ms": ms(pick(&latencies, 0.99)),
+        "max_ms": ms(latencies.last().copied().unwrap_or_default()),
+        "ack_p50_ms": ms(pick(&paced.acks, 0.50)),
+        "ack_p99_ms": ms(pick(&paced.acks, 0.99)),
+        "baseline": {
+            "what": "one-write ceiling at the same rate: acknowledgement",
+            "achieved_rate_per_s": top.rate,
+            "ack_p50_ms": ms(pick(&top.acks, 0.50)),
+            "ack_p99_ms": ms(pick(&top.acks, 0.99)),
+            "ack_max_ms": ms(top.acks.last().copied().unwrap_or_default()),
+        },
+        "ratio": Value::Null,
+    }))
+}
+
+/// What a paced run of publishes saw.
+struct Paced {
+    /// When each publish was sent, by sequence number (`None`: skipped).
+    sent: Vec<Option<Duration>>,
+    /// Acknowledgement times, sorted.
+    acks: Vec<Duration>,
+    skipped: usize,
+    errors: usize,
+    rate: f64,
+}
+
+/// Posts `total` numbered publishes to `url`, one a millisecond, each
+/// without waiting for the ones before it.
+async fn publish_paced(url: &str, total: usize) -> Paced {
+    let client = Rc::new(client(MAX_IN_FLIGHT));
     let sent: Rc<RefCell<Vec<Option<Duration>>>> = Rc::new(RefCell::new(vec![None; total]));
     let acks: Rc<RefCell<Vec<Duration>>> = Rc::default();
     let errors = Rc::new(RefCell::new(0usize));
@@ -44,8 +118,7 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     let started = Instant::now();
     for seq in 0..total {
         ticker.tick().await;
-        // The publisher itself must not become the bottleneck it measures.
-        if *in_flight.borrow() >= 256 {
+        if *in_flight.borrow() >= MAX_IN_FLIGHT {
             skipped += 1;
             continue;
         }
@@ -57,7 +130,7 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
             errors.clone(),
             in_flight.clone(),
         );
-        let url = url.clone();
+        let url = url.to_string();
         *in_flight.borrow_mut() += 1;
         actix_web::rt::spawn(async move {
             let at = epoch().elapsed();
@@ -70,38 +143,20 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
         });
     }
     let offered = started.elapsed();
-    let expected = total - skipped - *errors.borrow();
-    receiver
-        .wait_for(expected, Duration::from_secs(30), "latency: receiver")
-        .await?;
-    receiver.track_sequence(false);
-    let arrivals = receiver.arrivals();
-    let sent = sent.borrow();
-    let mut latencies: Vec<Duration> = arrivals
-        .iter()
-        .filter_map(|(seq, at)| {
-            sent.get(*seq)
-                .copied()
-                .flatten()
-                .map(|s| at.saturating_sub(s))
-        })
-        .collect();
-    latencies.sort();
+    // The last publishes are still on their way: wait for them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while *in_flight.borrow() > 0 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut acks = acks.borrow().clone();
     acks.sort();
-    if *errors.borrow() > 0 {
-        return Err(format!("latency: {} publishes failed", errors.borrow()));
+    let errors = *errors.borrow();
+    let sent = sent.borrow().clone();
+    Paced {
+        sent,
+        acks,
+        skipped,
+        errors,
+        rate: round((total - skipped) as f64 / offered.as_secs_f64()),
     }
-    Ok(json!({
-        "events": latencies.len(),
-        "target_rate_per_s": 1000,
-        "achieved_rate_per_s": round((total - skipped) as f64 / offered.as_secs_f64()),
-        "skipped": skipped,
-        "p50_ms": ms(pick(&latencies, 0.50)),
-        "p99_ms": ms(pick(&latencies, 0.99)),
-        "max_ms": ms(latencies.last().copied().unwrap_or_default()),
-        "ack_p99_ms": ms(pick(&acks, 0.99)),
-        "baseline": Value::Null,
-        "ratio": Value::Null,
-    }))
 }
