@@ -7,20 +7,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
 
-use crate::daemon::Daemon;
-use crate::figures::err;
+use crate::daemon::{Daemon, TestDatabase};
 use crate::harness;
 use crate::receiver::Receiver;
 use crate::BenchResult;
-
-/// The server the databases are made on, without a database name;
-/// overridden by `HOOKD_BENCH_POSTGRES` (e.g. `postgres://postgres@127.0.0.1:5433`).
-fn server() -> String {
-    std::env::var("HOOKD_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-}
 
 /// How long every node may take to list an endpoint created on node 0.
 const LISTED_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,68 +71,11 @@ impl Backend {
     }
 }
 
-/// A throwaway database on the local server, dropped with this value.
-struct Database {
-    name: String,
-    url: String,
-}
-
-async fn admin() -> BenchResult<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(&format!("{}/postgres", server()), NoTls)
-        .await
-        .map_err(|e| format!("PostgreSQL at {}: {e}", server()))?;
-    actix_web::rt::spawn(connection);
-    Ok(client)
-}
-
-impl Database {
-    async fn create() -> BenchResult<Database> {
-        let name = format!("hookd_bench_{:016x}", rand::random::<u64>());
-        admin()
-            .await?
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .map_err(|e| format!("create database {name}: {e}"))?;
-        Ok(Database {
-            url: format!("{}/{name}", server()),
-            name,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async: a runtime of its own on a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(err)?;
-            runtime.block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&format!("{}/postgres", server()), NoTls)
-                        .await
-                        .map_err(err)?;
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .map_err(err)
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("pipeline: could not drop database {}", self.name);
-        }
-    }
-}
-
 /// The daemons of one scenario and, on PostgreSQL, their database.
 pub struct Cluster {
     // Declared first so the daemons stop before their database is dropped.
     pub nodes: Vec<Daemon>,
-    _database: Option<Database>,
+    _database: Option<TestDatabase>,
 }
 
 impl Cluster {
@@ -152,7 +86,7 @@ impl Cluster {
                 _database: None,
             }),
             Backend::Postgres { nodes } => {
-                let database = Database::create().await?;
+                let database = TestDatabase::create("hookd_bench")?;
                 let env = [
                     ("HOOKD__STORAGE__BACKEND", "postgres"),
                     ("HOOKD__STORAGE__POSTGRES_URL", database.url.as_str()),

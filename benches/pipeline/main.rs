@@ -16,7 +16,7 @@
 //!
 //! `--backend sled|postgres` (default sled) picks the store. With postgres,
 //! each scenario runs on a database of its own on the local server
-//! (127.0.0.1:5432, user postgres, or `HOOKD_BENCH_POSTGRES`), created for
+//! (127.0.0.1:5432, user postgres, or `HOOKD_TEST_POSTGRES`), created for
 //! the scenario and dropped after it; `ingest` and `deliver` run there, the
 //! others print a line with `skipped`. `--nodes N` (default 1, postgres
 //! only) starts N daemons on that database: the endpoint is made on node 0

@@ -119,7 +119,7 @@ impl Daemon {
         let config_path = data_dir.path().join("hookd.toml");
         let mut config = base_config(&data_dir.path().join("data"), with_token);
         let database = match std::env::var("HOOKD_TEST_BACKEND").as_deref() {
-            Ok("postgres") => Some(TestDatabase::create()?),
+            Ok("postgres") => Some(TestDatabase::create("hookd_test")?),
             _ => None,
         };
         if let Some(database) = &database {
@@ -404,10 +404,10 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// A database of its own on the local PostgreSQL server (or
-/// `HOOKD_TEST_POSTGRES`), for a daemon run with `HOOKD_TEST_BACKEND=postgres`;
-/// dropped with the daemon.
-struct TestDatabase {
-    url: String,
+/// `HOOKD_TEST_POSTGRES`), dropped with this value: a daemon's, when run
+/// with `HOOKD_TEST_BACKEND=postgres`, or a benchmark scenario's.
+pub struct TestDatabase {
+    pub url: String,
     name: String,
 }
 
@@ -417,8 +417,9 @@ impl TestDatabase {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
     }
 
-    fn create() -> Result<TestDatabase, String> {
-        let name = format!("hookd_test_{:016x}", rand::random::<u64>());
+    /// A fresh database named `<prefix>_<random>`.
+    pub fn create(prefix: &str) -> Result<TestDatabase, String> {
+        let name = format!("{prefix}_{:016x}", rand::random::<u64>());
         admin_statement(format!("CREATE DATABASE {name}"))?;
         Ok(TestDatabase {
             url: format!("{}/{name}", Self::server()),
