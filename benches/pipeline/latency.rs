@@ -65,6 +65,8 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
         })
         .collect();
     latencies.sort();
+    // Stopped first, so its background flushes do not share the disk with
+    // the ceiling's run.
     drop(daemon);
 
     let ceiling = ceiling::start()?;
@@ -150,7 +152,8 @@ async fn publish_paced(url: &str, total: usize) -> Paced {
     }
     let mut acks = acks.borrow().clone();
     acks.sort();
-    let errors = *errors.borrow();
+    // A publish still unanswered at the deadline counts as failed.
+    let errors = *errors.borrow() + *in_flight.borrow();
     let sent = sent.borrow().clone();
     Paced {
         sent,
