@@ -373,8 +373,21 @@ impl Daemon {
     }
 }
 
+/// Log lines a failing test shows of its daemon.
+const LOG_LINES_ON_FAILURE: usize = 80;
+
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A failed assertion says what went wrong; the daemon's last lines
+        // say why (a write refused, an endpoint that could not be saved).
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            let skip = log.len().saturating_sub(LOG_LINES_ON_FAILURE);
+            eprintln!("--- the daemon's last {} log lines", log.len() - skip);
+            for line in log.iter().skip(skip) {
+                eprintln!("{line}");
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
