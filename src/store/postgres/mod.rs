@@ -44,6 +44,7 @@
 
 mod admin;
 mod claims;
+mod connections;
 mod deliveries;
 mod events;
 mod feed;
@@ -73,6 +74,7 @@ pub use upkeep::PgGuard;
 use crate::config::StorageSettings;
 use crate::ids::Id;
 use crate::store::{StoreError, Subscriber};
+use connections::ConnectionThread;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
@@ -86,6 +88,8 @@ pub enum PgError {
     Db(#[from] tokio_postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    #[error("the PostgreSQL connection thread has stopped")]
+    ConnectionThreadStopped,
     #[error("stored record could not be read: {0}")]
     Codec(String),
     #[error("{0}")]
@@ -113,6 +117,8 @@ impl From<PgError> for StoreError {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Where the pool's connections are opened (`connections.rs`).
+    connections: Arc<ConnectionThread>,
     config: tokio_postgres::Config,
     /// The URL without its password, for messages.
     url: Arc<str>,
@@ -189,8 +195,13 @@ impl PgStore {
                 url: redacted.clone(),
                 message: error.to_string(),
             })?;
+        let connections = ConnectionThread::start().map_err(|error| PgError::Connect {
+            url: redacted.clone(),
+            message: format!("cannot start the connection thread: {error}"),
+        })?;
         let store = PgStore {
             pool,
+            connections,
             config,
             url: redacted.into(),
             partitions: Arc::default(),
@@ -237,8 +248,11 @@ impl PgStore {
         }
     }
 
+    /// A pooled connection, opened on the connection thread if new.
     async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
-        Ok(self.pool.get().await?)
+        let pool = self.pool.clone();
+        let taken = self.connections.run(async move { pool.get().await }).await;
+        Ok(taken.ok_or(PgError::ConnectionThreadStopped)??)
     }
 
     /// The database URL as messages may show it (no password).
