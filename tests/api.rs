@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_error_shape, raw, Daemon, ADMIN_TOKEN};
+use std::time::Duration;
+
+use common::{assert_error_shape, raw, wait_for, Daemon, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 #[actix_web::test]
@@ -250,4 +252,30 @@ fn check_config_masks_secrets_and_names_bad_keys() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[actix_web::test]
+async fn requests_are_logged_except_successful_publishes() {
+    let daemon = Daemon::start(&[]);
+    daemon.publish("log.quiet", json!({})).await;
+    let bad = json!({"type": "Not A Type", "data": {}});
+    let (status, _) = daemon.api("POST", "/events", Some(&bad)).await;
+    assert!((400..500).contains(&status), "{status}");
+    daemon.api("GET", "/webhooks", None).await;
+    // One thread writes the lines in order: once the last request's line
+    // is there, the earlier requests' lines are too.
+    let listed = "\"GET /api/v1/webhooks HTTP/1.1\" 200";
+    wait_for("the list's log line", Duration::from_secs(10), || async {
+        daemon.log_text().contains(listed).then_some(())
+    })
+    .await;
+    let log = daemon.log_text();
+    assert!(
+        log.contains(&format!("\"POST /api/v1/events HTTP/1.1\" {status}")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("\"POST /api/v1/events HTTP/1.1\" 202"),
+        "{log}"
+    );
 }

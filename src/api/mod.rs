@@ -2,6 +2,7 @@
 //! inbound webhooks, health) and the on-box admin listener (`/api/v1`).
 //! Two `HttpServer`s, because one server serves one `App`.
 
+mod access_log;
 mod admin;
 mod auth;
 pub use auth::admin_tokens as auth_tokens;
@@ -70,7 +71,7 @@ pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Resu
             .app_data(public_state.clone())
             .wrap(json_method_not_allowed())
             .wrap(from_fn(body_deadline::limit_body_time))
-            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
+            .wrap(from_fn(access_log::log_request))
             .configure(body::configure_extractors)
             .configure(public::routes)
             .default_service(web::to(not_found))
@@ -92,7 +93,7 @@ pub fn bind(state: AppState, tls: Option<rustls::ServerConfig>) -> std::io::Resu
             .app_data(admin_state.clone())
             .wrap(json_method_not_allowed())
             .wrap(from_fn(body_deadline::limit_body_time))
-            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms").log_target("hookd::http"))
+            .wrap(from_fn(access_log::log_request))
             .configure(body::configure_extractors)
             .configure(|c| admin::routes(c, max_payload_bytes))
             .configure(console::routes)
