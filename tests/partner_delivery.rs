@@ -6,7 +6,7 @@ mod common;
 
 use common::partner::{hmac_hex, register, CATALOG, FAST, OPEN};
 use common::{wait_count, Daemon, Receiver};
-use hookd::delivery::payload::canonical_json;
+use hookd::delivery::canonical_json::canonical_json;
 use serde_json::{json, Value};
 
 fn delivery_data() -> Value {

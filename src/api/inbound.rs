@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::body::{read_limited, require_json};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::delivery::payload::canonical_json;
+use crate::delivery::canonical_json::canonical_json;
 use crate::delivery::signing::verify_hex;
 use crate::domain::event_type::EventType;
 use crate::domain::{Endpoint, Event, Partner, PartnerStatus};

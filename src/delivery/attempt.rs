@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use awc::error::{ConnectError, SendRequestError};
 
 use crate::delivery::outcome::{parse_retry_after, AttemptResult};
-use crate::delivery::payload::{payload_value, render_body, PayloadInput};
+use crate::delivery::payload::{self, PayloadInput};
 use crate::delivery::signing::{standard_webhooks_signature, style_signature};
 use crate::delivery::target_guard::BlockedTarget;
 use crate::domain::{Delivery, Endpoint, Event, SignatureStyle};
@@ -41,21 +41,17 @@ pub fn prepare(
     timeout: Duration,
     now_ms: u64,
 ) -> Result<PreparedAttempt, String> {
-    let data: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&event.data_json).map_err(|e| format!("stored event data: {e}"))?;
     let event_id = event.id.to_string();
     let input = PayloadInput {
         event_id: &event_id,
         event_type: &event.event_type,
         created_at_ms: event.created_at_ms(),
-        data: &data,
         test: event.test,
         source: event.source.as_deref(),
         account_id: event.account_id.as_ref().map(|a| a.as_str()),
     };
-    let value = payload_value(endpoint.payload_format, &input);
     let canonical = endpoint.signature_style == SignatureStyle::CanonicalJson;
-    let body = render_body(&value, canonical);
+    let body = payload::body(endpoint.payload_format, canonical, &input, &event.data_json)?;
 
     let delivery_id = delivery.id.to_string();
     let now_secs = (now_ms / 1000) as i64;

@@ -6,10 +6,11 @@
 //! - `attempt`: building, signing and sending one HTTP request.
 //! - `outcome`: classifying an HTTP result (README, Retries).
 //! - `retry`: when the next attempt is due, if any.
-//! - `payload`, `signing`: body formats and signatures.
+//! - `payload`, `canonical_json`, `signing`: body formats and signatures.
 //! - `client`: the awc client's safety settings.
 
 pub mod attempt;
+pub mod canonical_json;
 pub mod client;
 pub mod dispatcher;
 pub mod health;

@@ -109,7 +109,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::payload::canonical_json;
+    use crate::delivery::canonical_json::canonical_json;
 
     // Every expected value below was computed with CPython's hmac, hashlib
     // and base64 modules, following each platform guide's own verification code.
