@@ -21,7 +21,8 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver, backend: Backend) -> BenchR
     let runs = (500, sizes.ingest_events);
     let urls = cluster.admin_urls("/events");
     // The same load for a type nobody subscribes to, first, while nothing is
-    // being delivered: the storage path alone, with the two cores to itself.
+    // being delivered: the storage path alone, no deliveries competing with
+    // it for the two cores.
     let unrouted = publish_body("bench.unrouted", None);
     let alone = measured_on(&urls, &unrouted, runs, CLIENTS, "ingest without deliveries").await?;
     let run = measured_on(&urls, &body, runs, CLIENTS, "ingest").await?;
