@@ -141,7 +141,7 @@ impl Default for StorageSettings {
             durability: Durability::Flush,
             event_retention: Duration::from_secs(30 * 86_400),
             retention_interval: Duration::from_secs(60),
-            cache_capacity: 32 * 1024 * 1024,
+            cache_capacity: 8 * 1024 * 1024,
             backend: StorageBackend::Sled,
             postgres_url: None,
             postgres_pool_size: 16,

@@ -70,15 +70,22 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Lines the logging thread may hold before a writer waits. The crate's
+/// default, 128,000, allocates its queue up front: about 4 MiB of a
+/// daemon that aims to start under 128 MiB (see BENCHMARKS.md). 16,384
+/// lines still absorb about a second of one line per request.
+const LOG_QUEUE_LINES: usize = 16_384;
+
 /// Log lines go to stdout through a thread of their own, so the HTTP
 /// workers and the dispatcher never wait on a write (a line per request
 /// adds up at thousands a second). Nothing is dropped: a full queue makes
-/// the logging thread wait instead.
+/// the thread that logs wait instead.
 fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

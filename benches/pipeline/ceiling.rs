@@ -42,7 +42,7 @@ pub fn start() -> BenchResult<Ceiling> {
     // The same page cache as hookd's default `storage.cache_capacity`.
     let db = sled::Config::new()
         .path(dir.path().join("db"))
-        .cache_capacity(32 * 1024 * 1024)
+        .cache_capacity(hookd::config::StorageSettings::default().cache_capacity)
         .open()
         .map_err(err)?;
     let (commits, waiters) = mpsc::channel();
