@@ -396,6 +396,18 @@ mod tests {
         assert_eq!(s.delivery.disable_min_failing, Duration::from_secs(3600));
     }
 
+    /// `config.toml` documents every key with its default: a value changed
+    /// in one place and not the other fails here.
+    #[test]
+    fn the_shipped_config_file_holds_the_defaults() {
+        let shipped = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"));
+        let from_file = Settings::load_with_env(shipped, Some(config::Map::new())).unwrap();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(load(&[]).unwrap()).unwrap()
+        );
+    }
+
     #[test]
     fn retention_accepts_short_values_but_not_zero() {
         let s = load(&[
