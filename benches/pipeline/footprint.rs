@@ -19,6 +19,10 @@
 //! attempt. `bytes_per_published_event` divides by all events published: it
 //! also carries whatever sled has not yet given back of the removed half
 //! (sled returns deleted space slowly).
+//!
+//! The baseline (`disk_floor.rs`) is a bare sled tree put through the same
+//! two steps with the same events: `ratio_to_sled_tree` is how far hookd's
+//! figure is from what sled alone takes to keep them.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +31,7 @@ use serde_json::{json, Value};
 use crate::daemon::{field, Daemon};
 use crate::figures::{dir_bytes, mib, ratio, round, secs};
 use crate::receiver::Receiver;
-use crate::{harness, BenchResult, Sizes, CLIENTS, PAYLOAD_BYTES};
+use crate::{disk_floor, harness, BenchResult, Sizes, CLIENTS, PAYLOAD_BYTES};
 
 /// Between the two halves on the clock; the sweep's cutoff is set 1 s after
 /// the old half, so the restart may take up to `GAP` less 1 s before the
@@ -63,6 +67,7 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
     let after = dir_bytes(&daemon.db_path());
     let published = (old + new) as f64;
     let per_retained = after as f64 / new as f64;
+    let floor = disk_floor::measure(old + new).await?;
     Ok(json!({
         "events_published": old + new,
         "events_retained": new,
@@ -76,8 +81,9 @@ pub async fn run(sizes: &Sizes, receiver: &Receiver) -> BenchResult<Value> {
         "steady_rss_mib": mib(memory.rss),
         "peak_rss_mib": mib(memory.hwm),
         "delivered_s": secs(delivered),
-        "baseline": {"payload_bytes": PAYLOAD_BYTES},
+        "baseline": {"payload_bytes": PAYLOAD_BYTES, "sled_tree": floor.figures()},
         "ratio": ratio(per_retained, PAYLOAD_BYTES as f64),
+        "ratio_to_sled_tree": ratio(per_retained, floor.bytes_per_retained_event),
     }))
 }
 

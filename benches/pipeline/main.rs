@@ -44,6 +44,7 @@ mod batch;
 mod bodies;
 mod ceiling;
 mod deliver;
+mod disk_floor;
 mod drain;
 mod fanout;
 mod figures;
