@@ -2,6 +2,7 @@
 //! the `after=` watermark with publishes committing out of ID order,
 //! retention by partition, replay leases and wake-ups.
 
+mod common;
 mod pg_support;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! publishing with fan-out and idempotency, claims shared by two nodes,
 //! recording attempts, and holding and resuming an endpoint's deliveries.
 
+mod common;
 mod pg_support;
 
 use std::collections::HashSet;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::daemon::{Daemon, TestDatabase};
+use crate::daemon::Daemon;
 use crate::harness;
+use crate::pg_database::TestDatabase;
 use crate::receiver::Receiver;
 use crate::BenchResult;
 

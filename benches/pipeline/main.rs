@@ -37,6 +37,8 @@
 #[allow(dead_code)]
 #[path = "../../tests/common/daemon.rs"]
 mod daemon;
+#[path = "../../tests/common/pg_database.rs"]
+mod pg_database;
 
 mod backend;
 mod baseline;

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::pg_database::TestDatabase;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// How long a start may take until the daemon logs its listeners: a large
@@ -414,65 +416,4 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A database of its own on the local PostgreSQL server (or
-/// `HOOKD_TEST_POSTGRES`), dropped with this value: a daemon's, when run
-/// with `HOOKD_TEST_BACKEND=postgres`, or a benchmark scenario's.
-pub struct TestDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    fn server() -> String {
-        std::env::var("HOOKD_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-    }
-
-    /// A fresh database named `<prefix>_<random>`.
-    pub fn create(prefix: &str) -> Result<TestDatabase, String> {
-        let name = format!("{prefix}_{:016x}", rand::random::<u64>());
-        admin_statement(format!("CREATE DATABASE {name}"))?;
-        Ok(TestDatabase {
-            url: format!("{}/{name}", Self::server()),
-            name,
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let dropped = admin_statement(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-        if let Err(error) = dropped {
-            eprintln!("could not drop test database {}: {error}", self.name);
-        }
-    }
-}
-
-/// Runs one statement on the server's `postgres` database, on a thread and
-/// runtime of its own (callers may be inside a runtime or not).
-fn admin_statement(statement: String) -> Result<(), String> {
-    let url = format!("{}/postgres", TestDatabase::server());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| format!("PostgreSQL at {url}: {e}"))?;
-            tokio::spawn(connection);
-            client
-                .batch_execute(&statement)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    })
-    .join()
-    .map_err(|_| "the database thread panicked".to_string())?
 }

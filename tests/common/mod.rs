@@ -6,6 +6,7 @@ pub mod cli;
 pub mod daemon;
 pub mod guide_code;
 pub mod partner;
+pub mod pg_database;
 pub mod receiver;
 
 use std::time::{Duration, Instant};

@@ -9,52 +9,32 @@ use std::time::Duration;
 
 use hookd::domain::event_type::EventType;
 use hookd::domain::{Endpoint, Event};
-use hookd::store::postgres::{redact_url, PgStore};
+use hookd::store::postgres::PgStore;
 use hookd::store::NewEvent;
 use tokio_postgres::NoTls;
 
-/// The server tests use, without a database name; overridden by
-/// `HOOKD_TEST_POSTGRES` (e.g. `postgres://postgres@127.0.0.1:5433`).
-fn server() -> String {
-    std::env::var("HOOKD_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-}
+// The test crate's `mod common` holds the database itself.
+use crate::common::pg_database::{DatabaseError, TestDatabase};
 
 pub struct TestDb {
     pub url: String,
-    name: String,
-}
-
-async fn admin() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) =
-        tokio_postgres::connect(&format!("{}/postgres", server()), NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
+    _database: TestDatabase,
 }
 
 impl TestDb {
     /// A fresh database, or `None` (after saying so) without a server.
     pub async fn create() -> Option<TestDb> {
-        let admin = match admin().await {
-            Ok(admin) => admin,
-            Err(error) => {
-                eprintln!(
-                    "SKIPPED: no PostgreSQL server answers at {} ({error}); \
-                     start one to run the PostgreSQL store tests",
-                    redact_url(&server())
-                );
-                return None;
+        match TestDatabase::create("hookd_test") {
+            Ok(database) => Some(TestDb {
+                url: database.url.clone(),
+                _database: database,
+            }),
+            Err(DatabaseError::Unreachable(error)) => {
+                eprintln!("SKIPPED: {error}; start one to run the PostgreSQL store tests");
+                None
             }
-        };
-        let name = format!("hookd_test_{:016x}", rand::random::<u64>());
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        Some(TestDb {
-            url: format!("{}/{name}", server()),
-            name,
-        })
+            Err(DatabaseError::Refused(error)) => panic!("create the test database: {error}"),
+        }
     }
 
     pub async fn store(&self) -> PgStore {
@@ -70,29 +50,6 @@ impl TestDb {
             .expect("connect to the test database");
         tokio::spawn(connection);
         client
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async: a runtime of its own on a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database");
-            runtime.block_on(async {
-                let admin = admin().await?;
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
     }
 }
 
