@@ -10,6 +10,7 @@
 //! used: it deadlocks when many tasks call it at once.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
@@ -39,12 +40,7 @@ pub fn start() -> BenchResult<Ceiling> {
         .prefix("hookd-ceiling-")
         .tempdir()
         .map_err(err)?;
-    // The same page cache as hookd's default `storage.cache_capacity`.
-    let db = sled::Config::new()
-        .path(dir.path().join("db"))
-        .cache_capacity(hookd::config::StorageSettings::default().cache_capacity)
-        .open()
-        .map_err(err)?;
+    let db = open_bare_sled(&dir.path().join("db"))?;
     let (commits, waiters) = mpsc::channel();
     let committer_db = db.clone();
     std::thread::Builder::new()
@@ -73,6 +69,16 @@ pub fn start() -> BenchResult<Ceiling> {
         server: Server::spawn(&listener, server)?,
         _dir: dir,
     })
+}
+
+/// A sled database at `path` with hookd's default page cache
+/// (`storage.cache_capacity`): the store every baseline compares against.
+pub fn open_bare_sled(path: &Path) -> BenchResult<sled::Db> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(hookd::config::StorageSettings::default().cache_capacity)
+        .open()
+        .map_err(err)
 }
 
 /// Ends when the server is gone: its state holds the only sender.

@@ -1,23 +1,23 @@
 //! The footprint scenario's baseline: what one sled tree holding only the
 //! events takes on disk, with nothing built above it.
 //!
-//! A fresh database with hookd's default page cache gets the same publish
-//! items the scenario sends, each stored as its JSON under a monotonic key
-//! (as the one-write ceiling in `ceiling.rs` stores them) and flushed every
-//! `FLUSH_EVERY` inserts, as a group commit would. Then the older half is
-//! removed, as a retention sweep removes it. Both figures are taken after
-//! the database is closed, as the scenario takes its own after a stop.
+//! A fresh database, opened as the ceiling opens its own
+//! (`ceiling::open_bare_sled`), gets the same publish items the scenario
+//! sends, each stored as its JSON under a monotonic key (as the one-write
+//! ceiling stores them) and flushed every `FLUSH_EVERY` inserts, as a group
+//! commit would. Then the older half is removed, as a retention sweep
+//! removes it. Both figures are taken after the database is closed, as the
+//! scenario takes its own after a stop.
 //!
 //! Read beside hookd's figure, this separates what hookd's own records
 //! add from what sled does with any log of 1 KiB values: it rewrites a
 //! leaf page whole as the page fills, and removing values frees space
 //! inside its files for reuse without shrinking them.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
 
 use crate::bodies::publish_body;
+use crate::ceiling::open_bare_sled;
 use crate::figures::{dir_bytes, err, round};
 use crate::BenchResult;
 
@@ -55,7 +55,7 @@ fn measure_blocking(events: usize) -> BenchResult<DiskFloor> {
     let value = publish_body("bench.footprint", None);
     let removed = events / 2;
 
-    let db = open(&path)?;
+    let db = open_bare_sled(&path)?;
     for key in 0..events {
         db.insert(key_of(key), value.as_slice()).map_err(err)?;
         flush_at(&db, key)?;
@@ -63,7 +63,7 @@ fn measure_blocking(events: usize) -> BenchResult<DiskFloor> {
     close(db)?;
     let stored = dir_bytes(&path);
 
-    let db = open(&path)?;
+    let db = open_bare_sled(&path)?;
     for key in 0..removed {
         db.remove(key_of(key)).map_err(err)?;
         flush_at(&db, key)?;
@@ -76,14 +76,6 @@ fn measure_blocking(events: usize) -> BenchResult<DiskFloor> {
         bytes_per_event: stored as f64 / events as f64,
         bytes_per_retained_event: after as f64 / (events - removed) as f64,
     })
-}
-
-fn open(path: &Path) -> BenchResult<sled::Db> {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(hookd::config::StorageSettings::default().cache_capacity)
-        .open()
-        .map_err(err)
 }
 
 fn close(db: sled::Db) -> BenchResult<()> {

@@ -63,12 +63,11 @@ impl Drop for TestDatabase {
 /// runtime of its own (callers may be inside a runtime or not).
 fn admin_statement(statement: String) -> Result<(), DatabaseError> {
     let url = format!("{}/postgres", TestDatabase::server());
-    let refused = |e: String| DatabaseError::Refused(e);
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| DatabaseError::Refused(e.to_string()))?;
         runtime.block_on(async {
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
@@ -82,9 +81,9 @@ fn admin_statement(statement: String) -> Result<(), DatabaseError> {
             client
                 .batch_execute(&statement)
                 .await
-                .map_err(|e| refused(e.to_string()))
+                .map_err(|e| DatabaseError::Refused(e.to_string()))
         })
     })
     .join()
-    .map_err(|_| refused("the database thread panicked".to_string()))?
+    .map_err(|_| DatabaseError::Refused("the database thread panicked".to_string()))?
 }
