@@ -30,7 +30,7 @@ const SCHEDULE: (&str, &str) = ("HOOKD__DELIVERY__RETRY_SCHEDULE", "0s,15s,15s")
 fn on_postgres<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Daemon {
     let mut env = vec![
         ("HOOKD__STORAGE__BACKEND", "postgres"),
-        ("HOOKD__STORAGE__POSTGRES_URL", db.url.as_str()),
+        ("HOOKD__STORAGE__POSTGRES_URL", db.url()),
     ];
     env.extend_from_slice(extra);
     Daemon::start(&env)
@@ -40,7 +40,7 @@ async fn migrate(config: &std::path::Path, db: &TestDb) -> CliRun {
     let config = config.to_string_lossy().into_owned();
     hookd(
         &["migrate", "--to", "postgres", "--config", &config],
-        &[("HOOKD__STORAGE__POSTGRES_URL", db.url.as_str())],
+        &[("HOOKD__STORAGE__POSTGRES_URL", db.url())],
     )
     .await
 }
@@ -199,7 +199,7 @@ async fn a_sled_node_moves_to_postgres_and_carries_on() {
     }
     // Again, by --postgres-url with a password (the server trusts the user
     // anyway): refused, and the password is never printed.
-    let with_password = db.url.replacen("postgres@", "postgres:pw-not-shown@", 1);
+    let with_password = db.url().replacen("postgres@", "postgres:pw-not-shown@", 1);
     let again = hookd(
         &[
             "migrate",

@@ -24,7 +24,7 @@ const LONG: Duration = Duration::from_secs(60);
 fn node(db: &TestDb) -> Daemon {
     Daemon::start(&[
         ("HOOKD__STORAGE__BACKEND", "postgres"),
-        ("HOOKD__STORAGE__POSTGRES_URL", db.url.as_str()),
+        ("HOOKD__STORAGE__POSTGRES_URL", db.url()),
         ("HOOKD__STORAGE__POSTGRES_CLAIM_LEASE", "3s"),
     ])
 }
@@ -405,7 +405,7 @@ async fn a_lost_database_turns_publishes_into_503_and_recovers_without_a_restart
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let url = url::Url::parse(&db.url).unwrap();
+    let url = url::Url::parse(db.url()).unwrap();
     let server = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let relay = Relay::start(server.parse().unwrap());
     let mut relayed = url.clone();

@@ -24,7 +24,7 @@ async fn migrations_apply_once_even_when_nodes_start_together() {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let starts = (0..3).map(|_| PgStore::connect_url(&db.url, 2, Duration::from_secs(5), LEASE));
+    let starts = (0..3).map(|_| PgStore::connect_url(db.url(), 2, Duration::from_secs(5), LEASE));
     for started in futures_util::future::join_all(starts).await {
         started.expect("every node starts");
     }
@@ -55,7 +55,7 @@ async fn a_newer_schema_is_refused() {
         )
         .await
         .unwrap();
-    let refused = PgStore::connect_url(&db.url, 2, Duration::from_secs(5), LEASE).await;
+    let refused = PgStore::connect_url(db.url(), 2, Duration::from_secs(5), LEASE).await;
     let message = refused.err().expect("refused").to_string();
     assert!(message.contains("999"), "{message}");
     assert!(message.contains("newer hookd"), "{message}");

@@ -30,7 +30,7 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// The server, without a database name.
-    pub fn server() -> String {
+    fn server() -> String {
         std::env::var("HOOKD_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
     }

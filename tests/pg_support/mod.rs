@@ -17,18 +17,14 @@ use tokio_postgres::NoTls;
 use crate::common::pg_database::{DatabaseError, TestDatabase};
 
 pub struct TestDb {
-    pub url: String,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl TestDb {
     /// A fresh database, or `None` (after saying so) without a server.
     pub async fn create() -> Option<TestDb> {
         match TestDatabase::create("hookd_test") {
-            Ok(database) => Some(TestDb {
-                url: database.url.clone(),
-                _database: database,
-            }),
+            Ok(database) => Some(TestDb { database }),
             Err(DatabaseError::Unreachable(error)) => {
                 eprintln!("SKIPPED: {error}; start one to run the PostgreSQL store tests");
                 None
@@ -37,15 +33,24 @@ impl TestDb {
         }
     }
 
+    pub fn url(&self) -> &str {
+        &self.database.url
+    }
+
     pub async fn store(&self) -> PgStore {
-        PgStore::connect_url(&self.url, 4, Duration::from_secs(5), Duration::from_secs(1))
-            .await
-            .expect("connect to the test database")
+        PgStore::connect_url(
+            self.url(),
+            4,
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+        )
+        .await
+        .expect("connect to the test database")
     }
 
     /// A plain connection, to look at or arrange rows directly.
     pub async fn raw(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+        let (client, connection) = tokio_postgres::connect(self.url(), NoTls)
             .await
             .expect("connect to the test database");
         tokio::spawn(connection);
