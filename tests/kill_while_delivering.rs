@@ -158,13 +158,14 @@ async fn a_kill_9_while_deliveries_are_recorded_loses_none_and_repeats_few() {
     let duplicates: usize = times_received.values().map(|n| n - 1).sum();
     // A delivery is sent again after the restart only if the kill came
     // before its success was on disk: the attempt was still in flight (at
-    // most `max_in_flight_total` at once), or its outcome was written but
-    // not yet flushed. One flush makes everything written before it
-    // durable, so each acknowledged batch covers every outcome recorded
-    // before it was sent, and sled flushes in the background every 500 ms
-    // anyway: an outcome not yet on disk belongs to a delivery received in
-    // the last second before the kill, or (when the disk was too slow for
-    // either flush to finish) after the last acknowledged batch was sent.
+    // most `max_in_flight_total` at once), or its outcome was still waiting
+    // to be written, or written but not yet flushed. One flush makes
+    // everything written before it durable, so each acknowledged batch
+    // covers every outcome recorded before it was sent, and sled flushes in
+    // the background every 500 ms anyway: an outcome not yet on disk belongs
+    // to a delivery received in the last second before the kill, or (when
+    // the disk was too slow for either flush to finish) after the last
+    // acknowledged batch was sent.
     let bound = late + MAX_IN_FLIGHT_TOTAL;
     assert!(
         duplicates <= bound,

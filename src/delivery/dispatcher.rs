@@ -83,7 +83,7 @@ impl Dispatcher {
         ));
         let delivery = &self.settings.delivery;
         let mut limits = Limits::new(delivery.max_in_flight_total, delivery.max_in_flight);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Ended>();
         let wheel_changed = self.store.wheel_changed();
         let mut held = Held::new();
         let mut reader = LogReader::new(&self.store);
@@ -91,8 +91,8 @@ impl Dispatcher {
         let mut next_sweep = now_ms() + sweep_every;
 
         while !self.shutdown.is_requested() {
-            while let Ok(finished) = done_rx.try_recv() {
-                finished.apply(&mut limits, &mut held, &mut reader);
+            while let Ok(ended) = done_rx.try_recv() {
+                ended.apply(&mut limits, &mut held, &mut reader);
             }
             let now = now_ms();
             if now >= next_sweep {
@@ -155,21 +155,21 @@ impl Dispatcher {
             let sleep = Duration::from_millis(wake_at.saturating_sub(now_ms()));
             tokio::select! {
                 _ = wheel_changed.notified() => {}
-                Some(finished) = done_rx.recv() => finished.apply(&mut limits, &mut held, &mut reader),
+                Some(ended) = done_rx.recv() => ended.apply(&mut limits, &mut held, &mut reader),
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.shutdown.requested() => {}
             }
         }
 
         let deadline = tokio::time::Instant::now() + self.settings.server.shutdown_grace;
-        while limits.in_flight() > 0 {
+        while limits.unfinished() > 0 {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-                Ok(Some(finished)) => finished.apply(&mut limits, &mut held, &mut reader),
+                Ok(Some(ended)) => ended.apply(&mut limits, &mut held, &mut reader),
                 _ => break,
             }
         }
         reader.save_now(&self.store).await;
-        tracing::info!(unfinished = limits.in_flight(), "dispatcher stopped");
+        tracing::info!(unfinished = limits.unfinished(), "dispatcher stopped");
     }
 
     /// Reads new events off the log into the lanes, after moving the owed
@@ -355,7 +355,7 @@ impl Dispatcher {
         reader: &mut LogReader,
         active: &Active<'_>,
         context: &Rc<AttemptContext>,
-        done: &mpsc::UnboundedSender<Finished>,
+        done: &mpsc::UnboundedSender<Ended>,
         now: u64,
     ) -> Option<u64> {
         let mut earliest = None;
@@ -385,14 +385,16 @@ impl Dispatcher {
                         let done = done.clone();
                         let (claim, delivery, event) = (job.claim, job.delivery.id, job.event.id);
                         actix_web::rt::spawn(async move {
-                            let recorded = run_attempt(&context, job, endpoint).await;
-                            let _ = done.send(Finished {
-                                endpoint: endpoint_id,
+                            let sent = || {
+                                let _ = done.send(Ended::Sent(endpoint_id));
+                            };
+                            let recorded = run_attempt(&context, job, endpoint, sent).await;
+                            let _ = done.send(Ended::Recorded(Recorded {
                                 claim,
                                 delivery,
                                 event,
                                 recorded,
-                            });
+                            }));
                         });
                     }
                     Err(wait) => {
@@ -473,24 +475,34 @@ pub(crate) type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
 /// winding down, and the two claims must not be confused.
 type Held = HashSet<(DeliveryId, u64)>;
 
-/// An attempt that has ended: recorded, or (`recorded` false) left for the
-/// sweep (a wheel claim) or for the log reader to read again (owed).
-struct Finished {
-    endpoint: EndpointId,
+/// What an attempt reports back, twice: once its request has ended (its
+/// endpoint's next attempt may start), then once it is recorded.
+enum Ended {
+    Sent(EndpointId),
+    Recorded(Recorded),
+}
+
+/// An attempt that is recorded, or (`recorded` false) left for the sweep
+/// (a wheel claim) or for the log reader to read again (owed).
+struct Recorded {
     claim: Claim,
     delivery: DeliveryId,
     event: EventId,
     recorded: bool,
 }
 
-impl Finished {
+impl Ended {
     fn apply(self, limits: &mut Limits, held: &mut Held, reader: &mut LogReader) {
-        limits.finished(self.endpoint);
-        match self.claim {
+        let ended = match self {
+            Ended::Sent(endpoint) => return limits.sent(endpoint),
+            Ended::Recorded(ended) => ended,
+        };
+        limits.recorded();
+        match ended.claim {
             Claim::Wheel(token) => {
-                held.remove(&(self.delivery, token));
+                held.remove(&(ended.delivery, token));
             }
-            Claim::Owed => reader.finished(self.event, self.delivery, self.recorded, now_ms()),
+            Claim::Owed => reader.finished(ended.event, ended.delivery, ended.recorded, now_ms()),
         }
     }
 }

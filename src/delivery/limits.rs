@@ -1,5 +1,11 @@
 //! Isolation between endpoints: per-endpoint in-flight caps and rate limits,
 //! and the process-wide cap. One slow endpoint fills only its own lane.
+//!
+//! A request stops counting as in flight when its answer arrives, before
+//! its attempt is recorded: the next attempt to that endpoint need not wait
+//! for the record. The attempts waiting for their record are capped as well
+//! (at the process-wide cap), so records that fall behind hold attempts back
+//! instead of piling up in memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -39,6 +45,8 @@ pub struct Limits {
     total_cap: usize,
     default_endpoint_cap: u32,
     in_flight: usize,
+    /// Attempts whose request has ended and whose record is being written.
+    recording: usize,
     waiting: usize,
     /// Of `waiting`, the owed deliveries read from the log.
     waiting_owed: usize,
@@ -51,6 +59,7 @@ impl Limits {
             total_cap: total_cap as usize,
             default_endpoint_cap,
             in_flight: 0,
+            recording: 0,
             waiting: 0,
             waiting_owed: 0,
             lanes: HashMap::new(),
@@ -124,7 +133,7 @@ impl Limits {
     /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`.
     pub fn start_next(&mut self, endpoint: &Endpoint, now_ms: u64) -> Result<Job, Option<u64>> {
         let endpoint_cap = self.endpoint_cap(endpoint);
-        if self.in_flight >= self.total_cap {
+        if self.in_flight >= self.total_cap || self.recording >= self.total_cap {
             return Err(None);
         }
         let Some(lane) = self.lanes.get_mut(&endpoint.id) else {
@@ -160,7 +169,9 @@ impl Limits {
         drained
     }
 
-    pub fn finished(&mut self, endpoint: EndpointId) {
+    /// A request to `endpoint` has ended; its attempt is being recorded.
+    pub fn sent(&mut self, endpoint: EndpointId) {
+        self.recording += 1;
         if let Some(lane) = self.lanes.get_mut(&endpoint) {
             lane.in_flight = lane.in_flight.saturating_sub(1);
             self.in_flight = self.in_flight.saturating_sub(1);
@@ -168,6 +179,11 @@ impl Limits {
                 self.lanes.remove(&endpoint);
             }
         }
+    }
+
+    /// An attempt's record has been written (or has failed).
+    pub fn recorded(&mut self) {
+        self.recording = self.recording.saturating_sub(1);
     }
 
     /// Endpoints that have jobs waiting to start.
@@ -179,7 +195,80 @@ impl Limits {
             .collect()
     }
 
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
+    /// Attempts started and not yet recorded.
+    pub fn unfinished(&self) -> usize {
+        self.in_flight + self.recording
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event_type::EventType;
+    use crate::domain::DeliveryStatus;
+    use crate::ids::{DeliveryId, EventId};
+
+    fn endpoint(max_in_flight: u32) -> Endpoint {
+        let mut endpoint = Endpoint::new("http://127.0.0.1:9/".into(), vec![], "s".into(), 1);
+        endpoint.max_in_flight = Some(max_in_flight);
+        endpoint
+    }
+
+    fn job(endpoint: &Endpoint) -> Job {
+        let event_type = EventType::parse("a.b").unwrap();
+        let event = Event::new(&event_type, &serde_json::json!({}), 1);
+        Job {
+            delivery: Delivery {
+                id: DeliveryId::generate(1),
+                event_id: EventId::generate(1),
+                endpoint_id: endpoint.id,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_ms: Some(1),
+                updated_at_ms: 1,
+            },
+            event: Arc::new(event),
+            claim: Claim::Wheel(1),
+            queued_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_request_leaves_its_endpoints_cap_once_sent_and_counts_until_recorded() {
+        let endpoint = endpoint(1);
+        let mut limits = Limits::new(10, 16);
+        limits.enqueue(endpoint.id, job(&endpoint));
+        limits.enqueue(endpoint.id, job(&endpoint));
+        assert!(limits.start_next(&endpoint, 1).is_ok());
+        assert!(
+            limits.start_next(&endpoint, 1).is_err(),
+            "cap of 1 in flight"
+        );
+        limits.sent(endpoint.id);
+        assert_eq!(limits.unfinished(), 1, "still being recorded");
+        assert!(limits.start_next(&endpoint, 1).is_ok(), "the slot is free");
+        limits.sent(endpoint.id);
+        limits.recorded();
+        limits.recorded();
+        assert_eq!(limits.unfinished(), 0);
+    }
+
+    #[test]
+    fn attempts_waiting_for_their_record_hold_back_new_ones_at_the_total_cap() {
+        let endpoint = endpoint(16);
+        let mut limits = Limits::new(2, 16);
+        for _ in 0..3 {
+            limits.enqueue(endpoint.id, job(&endpoint));
+        }
+        for _ in 0..2 {
+            assert!(limits.start_next(&endpoint, 1).is_ok());
+            limits.sent(endpoint.id);
+        }
+        assert!(
+            limits.start_next(&endpoint, 1).is_err(),
+            "two records pending at a total cap of two"
+        );
+        limits.recorded();
+        assert!(limits.start_next(&endpoint, 1).is_ok());
     }
 }

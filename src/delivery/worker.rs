@@ -47,8 +47,14 @@ impl AttemptContext {
     }
 }
 
-/// Runs one attempt; true once its outcome is recorded.
-pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint) -> bool {
+/// Runs one attempt; true once its outcome is recorded. `sent` is called as
+/// soon as the request has ended, before the outcome is recorded.
+pub async fn run_attempt(
+    context: &AttemptContext,
+    job: Job,
+    endpoint: Endpoint,
+    sent: impl FnOnce(),
+) -> bool {
     let Job {
         delivery,
         event,
@@ -59,6 +65,7 @@ pub async fn run_attempt(context: &AttemptContext, job: Job, endpoint: Endpoint)
     let _in_flight = metrics().attempt_in_flight();
     let started_ms = now_ms();
     let (report, request_body) = perform(context, &delivery, &event, &endpoint, started_ms).await;
+    sent();
 
     let verdict = classify(&report.result);
     let finished_ms = now_ms();
