@@ -4,7 +4,7 @@
 //! A request stops counting as in flight when its answer arrives, before
 //! its attempt is recorded: the next attempt to that endpoint need not wait
 //! for the record. The attempts waiting for their record are capped as well
-//! (at the process-wide cap), so records that fall behind hold attempts back
+//! ([`RECORDING_CAP`]), so records that fall behind hold attempts back
 //! instead of piling up in memory.
 
 use std::collections::{HashMap, VecDeque};
@@ -17,6 +17,11 @@ use crate::store::Claim;
 /// Owed deliveries read from the log that may wait in memory at once:
 /// the log reader pauses beyond this.
 const OWED_WINDOW: usize = 4096;
+
+/// Attempts whose request has ended that may wait for their record at
+/// once: enough to cover the recorder's turnaround (BENCHMARKS.md), few
+/// enough that their memory (each holds its event) stays small.
+const RECORDING_CAP: usize = 64;
 
 /// An endpoint whose oldest waiting job has waited this long has stopped
 /// keeping up: its owed jobs go to the wheel instead of memory.
@@ -133,7 +138,7 @@ impl Limits {
     /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`.
     pub fn start_next(&mut self, endpoint: &Endpoint, now_ms: u64) -> Result<Job, Option<u64>> {
         let endpoint_cap = self.endpoint_cap(endpoint);
-        if self.in_flight >= self.total_cap || self.recording >= self.total_cap {
+        if self.in_flight >= self.total_cap || self.recording >= RECORDING_CAP {
             return Err(None);
         }
         let Some(lane) = self.lanes.get_mut(&endpoint.id) else {
@@ -254,19 +259,19 @@ mod tests {
     }
 
     #[test]
-    fn attempts_waiting_for_their_record_hold_back_new_ones_at_the_total_cap() {
+    fn attempts_waiting_for_their_record_hold_back_new_ones_at_the_cap() {
         let endpoint = endpoint(16);
-        let mut limits = Limits::new(2, 16);
-        for _ in 0..3 {
+        let mut limits = Limits::new(512, 16);
+        for _ in 0..=RECORDING_CAP {
             limits.enqueue(endpoint.id, job(&endpoint));
         }
-        for _ in 0..2 {
+        for _ in 0..RECORDING_CAP {
             assert!(limits.start_next(&endpoint, 1).is_ok());
             limits.sent(endpoint.id);
         }
         assert!(
             limits.start_next(&endpoint, 1).is_err(),
-            "two records pending at a total cap of two"
+            "as many records pending as the cap allows"
         );
         limits.recorded();
         assert!(limits.start_next(&endpoint, 1).is_ok());
