@@ -389,7 +389,7 @@ impl Dispatcher {
                                 let _ = done.send(Ended::Sent(endpoint_id));
                             };
                             let recorded = run_attempt(&context, job, endpoint, sent).await;
-                            let _ = done.send(Ended::Recorded(Recorded {
+                            let _ = done.send(Ended::Done(Done {
                                 claim,
                                 delivery,
                                 event,
@@ -476,15 +476,15 @@ pub(crate) type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
 type Held = HashSet<(DeliveryId, u64)>;
 
 /// What an attempt reports back, twice: once its request has ended (its
-/// endpoint's next attempt may start), then once it is recorded.
+/// endpoint's next attempt may start), then once it is done.
 enum Ended {
     Sent(EndpointId),
-    Recorded(Recorded),
+    Done(Done),
 }
 
-/// An attempt that is recorded, or (`recorded` false) left for the sweep
-/// (a wheel claim) or for the log reader to read again (owed).
-struct Recorded {
+/// An attempt that is done: recorded, or (`recorded` false) left for the
+/// sweep (a wheel claim) or for the log reader to read again (owed).
+struct Done {
     claim: Claim,
     delivery: DeliveryId,
     event: EventId,
@@ -493,16 +493,21 @@ struct Recorded {
 
 impl Ended {
     fn apply(self, limits: &mut Limits, held: &mut Held, reader: &mut LogReader) {
-        let ended = match self {
-            Ended::Sent(endpoint) => return limits.sent(endpoint),
-            Ended::Recorded(ended) => ended,
-        };
+        match self {
+            Ended::Sent(endpoint) => limits.sent(endpoint),
+            Ended::Done(done) => done.apply(limits, held, reader),
+        }
+    }
+}
+
+impl Done {
+    fn apply(self, limits: &mut Limits, held: &mut Held, reader: &mut LogReader) {
         limits.recorded();
-        match ended.claim {
+        match self.claim {
             Claim::Wheel(token) => {
-                held.remove(&(ended.delivery, token));
+                held.remove(&(self.delivery, token));
             }
-            Claim::Owed => reader.finished(ended.event, ended.delivery, ended.recorded, now_ms()),
+            Claim::Owed => reader.finished(self.event, self.delivery, self.recorded, now_ms()),
         }
     }
 }

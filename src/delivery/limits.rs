@@ -186,7 +186,7 @@ impl Limits {
         }
     }
 
-    /// An attempt's record has been written (or has failed).
+    /// An attempt is done: its record has been written, or has failed.
     pub fn recorded(&mut self) {
         self.recording = self.recording.saturating_sub(1);
     }
