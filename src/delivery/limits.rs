@@ -19,8 +19,9 @@ use crate::store::Claim;
 const OWED_WINDOW: usize = 4096;
 
 /// Attempts whose request has ended that may wait for their record at
-/// once: enough to cover the recorder's turnaround (BENCHMARKS.md), few
-/// enough that their memory (each holds its event) stays small.
+/// once: enough to cover the recorder's turnaround, few enough that their
+/// memory (each holds its event) stays small (BENCHMARKS.md, "Deliver:
+/// what recording costs").
 const RECORDING_CAP: usize = 64;
 
 /// An endpoint whose oldest waiting job has waited this long has stopped
@@ -135,7 +136,9 @@ impl Limits {
     }
 
     /// The next job of `endpoint` allowed to start at `now_ms`, counted as in
-    /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`.
+    /// flight; or `Err(Some(t))` when the rate limit lets it start at `t`,
+    /// `Err(None)` when a cap holds it back (a finished attempt or record
+    /// wakes the dispatcher to try again).
     pub fn start_next(&mut self, endpoint: &Endpoint, now_ms: u64) -> Result<Job, Option<u64>> {
         let endpoint_cap = self.endpoint_cap(endpoint);
         if self.in_flight >= self.total_cap || self.recording >= RECORDING_CAP {
