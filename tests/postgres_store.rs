@@ -147,8 +147,8 @@ async fn claim_all(store: PgStore, at: u64) -> Vec<Delivery> {
             return mine;
         }
         for entry in page {
-            if store.claim(&entry, at).await.unwrap() {
-                mine.push(store.get_delivery(entry.delivery).await.unwrap().unwrap());
+            if let Some(delivery) = store.claim(&entry, at).await.unwrap() {
+                mine.push(delivery);
             }
         }
     }
@@ -283,4 +283,56 @@ async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
         .await
         .unwrap();
     assert_eq!(page.deliveries.len(), 1);
+}
+
+#[tokio::test]
+async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.store().await, db.store().await);
+    let now = now_ms();
+    let target = endpoint(&a, &["order.created"], now).await;
+    let events = vec![
+        new_event(&a, "order.created", now),
+        new_event(&a, "order.created", now),
+    ];
+    let at = due_after(&a.append_events(events, None, 0, now).await.unwrap());
+    let mut claimed = claim_all(a.clone(), at).await;
+    assert_eq!(claimed.len(), 2);
+    let (first, second) = (claimed.remove(0), claimed.remove(0));
+
+    // Unchanged since its claim: written as the attempt left it.
+    let arrived = attempt(1, at, 200);
+    let stored = a
+        .record_attempt(&first, &arrived, |d| {
+            after_attempt(d, &arrived, AttemptOutcome::Succeeded)
+        })
+        .await
+        .unwrap()
+        .expect("the delivery exists");
+    assert_eq!(
+        (stored.status, stored.attempts),
+        (DeliveryStatus::Succeeded, 1)
+    );
+    assert_eq!(a.get_delivery(first.id).await.unwrap(), Some(stored));
+    assert_eq!(a.attempts_of(first.id).await.unwrap(), [arrived]);
+
+    // Held while in flight: the failure is recorded, the hold stands.
+    let held = b
+        .update_deliveries_of(target.id, |d| moved(d, DeliveryStatus::Held, 0))
+        .await
+        .unwrap();
+    assert_eq!(held, 1);
+    let refused = attempt(1, at, 500);
+    let stored = a
+        .record_attempt(&second, &refused, |d| {
+            after_attempt(d, &refused, AttemptOutcome::Failed)
+        })
+        .await
+        .unwrap()
+        .expect("the delivery exists");
+    assert_eq!((stored.status, stored.attempts), (DeliveryStatus::Held, 1));
+    assert_eq!(a.get_delivery(second.id).await.unwrap(), Some(stored));
+    assert_eq!(a.attempts_of(second.id).await.unwrap(), [refused]);
 }

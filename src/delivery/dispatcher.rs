@@ -32,7 +32,7 @@ use crate::ids::{DeliveryId, EndpointId, EventId};
 use crate::service::endpoints;
 use crate::service::outcome::{self, AttemptOutcome};
 use crate::shutdown::Shutdown;
-use crate::store::{Claim, Store, StoreError, WheelEntry};
+use crate::store::{Claim, Claimed, Store, StoreError, WheelEntry};
 
 /// How many wheel entries one pass may claim before yielding to other work.
 const CLAIM_BATCH: usize = 1024;
@@ -266,17 +266,19 @@ impl Dispatcher {
                 self.store.refresh_endpoints().await?;
                 return Ok(false);
             };
-            if self.store.claim(&entry).await? {
-                self.release_as(entry.delivery, entry.endpoint, status, now)
-                    .await?;
-                return Ok(true);
+            if let Claimed::Missed = self.store.claim(&entry).await? {
+                return Ok(false);
             }
-            return Ok(false);
+            self.release_as(entry.delivery, entry.endpoint, status, now)
+                .await?;
+            return Ok(true);
         };
-        if !limits.has_room(endpoint) || !self.store.claim(&entry).await? {
+        if !limits.has_room(endpoint) {
             return Ok(false);
         }
-        let delivery = self.store.get_delivery(entry.delivery).await?;
+        let Claimed::Taken(delivery) = self.store.claim(&entry).await? else {
+            return Ok(false);
+        };
         let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
             self.store
                 .release_claim(entry.delivery, DeliveryStatus::Cancelled)
@@ -611,7 +613,10 @@ mod tests {
         let (_, deliveries) = publish_to_wheel(store.embedded(), now).await;
         let delivery = &deliveries[0];
         let entry = due(&store, now).await[0];
-        assert!(store.claim(&entry).await.unwrap());
+        assert!(matches!(
+            store.claim(&entry).await.unwrap(),
+            Claimed::Taken(Some(_))
+        ));
         // Recorded with a retry, but the claim stayed (a stale claim token
         // stands in for the write that failed).
         let attempt = Attempt {

@@ -10,6 +10,15 @@ use super::{Claim, EndpointHealth, LoggedEvent, Store, StoreError, WheelEntry};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
+/// What claiming a due entry got.
+#[derive(Debug)]
+pub enum Claimed {
+    /// Nothing: the entry is gone (cancelled, held or claimed meanwhile).
+    Missed,
+    /// The claim; with the delivery, unless it no longer exists.
+    Taken(Option<Delivery>),
+}
+
 impl Store {
     /// Returns every claim a stopped process left to the wheel, due at
     /// `now_ms`. Called once at start-up.
@@ -42,12 +51,20 @@ impl Store {
         }
     }
 
-    /// Claims one due entry for an attempt; false when it is gone
-    /// (cancelled, held or claimed meanwhile).
-    pub async fn claim(&self, entry: &WheelEntry) -> Result<bool, StoreError> {
+    /// Claims one due entry for an attempt, with its delivery as it stands
+    /// once claimed.
+    pub async fn claim(&self, entry: &WheelEntry) -> Result<Claimed, StoreError> {
         match self {
-            Store::Sled(s) => s.claim(entry.due_ms, entry.delivery),
-            Store::Postgres(p) => Ok(p.claim(entry, crate::clock::now_ms()).await?),
+            Store::Sled(s) => {
+                if !s.claim(entry.due_ms, entry.delivery)? {
+                    return Ok(Claimed::Missed);
+                }
+                Ok(Claimed::Taken(s.get_delivery(entry.delivery)?))
+            }
+            Store::Postgres(p) => Ok(match p.claim(entry, crate::clock::now_ms()).await? {
+                Some(delivery) => Claimed::Taken(Some(delivery)),
+                None => Claimed::Missed,
+            }),
         }
     }
 

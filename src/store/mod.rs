@@ -22,6 +22,7 @@ use std::sync::Arc;
 use ::sled::transaction::TransactionError;
 use tokio::sync::Notify;
 
+pub use self::feed::Claimed;
 use self::postgres::{PgGuard, PgStore};
 use self::sled::SledGuard;
 pub use self::sled::SledStore;

@@ -7,8 +7,9 @@
 //! attempts still running, and a lease that runs out (a dead node) makes
 //! the delivery claimable by any node again.
 
+use super::deliveries::{delivery_of, DELIVERY_COLUMNS};
 use super::{id_of, key, ms, ms_of, PgError, PgStore};
-use crate::domain::DeliveryStatus;
+use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::DeliveryId;
 use crate::metrics::metrics;
 use crate::store::WheelEntry;
@@ -61,18 +62,26 @@ impl PgStore {
             .collect()
     }
 
-    /// Leases one due delivery to this node; false when it is gone, no
-    /// longer due, or another node holds or is taking it.
-    pub async fn claim(&self, entry: &WheelEntry, now_ms: u64) -> Result<bool, PgError> {
+    /// Leases one due delivery to this node and returns it as leased (the
+    /// attempt needs it, and reading it here saves a round trip); `None`
+    /// when it is gone, no longer due, or another node holds or is taking it.
+    pub async fn claim(
+        &self,
+        entry: &WheelEntry,
+        now_ms: u64,
+    ) -> Result<Option<Delivery>, PgError> {
         let client = self.client().await?;
         let claimed = client
-            .execute(
-                "UPDATE deliveries SET claimed_by = $2, claimed_until = $4
-                  WHERE id = (
-                      SELECT id FROM deliveries
-                       WHERE id = $1 AND status = 'pending' AND next_attempt_ms <= $3
-                         AND (claimed_until IS NULL OR claimed_until <= $3)
-                       FOR UPDATE SKIP LOCKED)",
+            .query_opt(
+                &format!(
+                    "UPDATE deliveries SET claimed_by = $2, claimed_until = $4
+                      WHERE id = (
+                          SELECT id FROM deliveries
+                           WHERE id = $1 AND status = 'pending' AND next_attempt_ms <= $3
+                             AND (claimed_until IS NULL OR claimed_until <= $3)
+                           FOR UPDATE SKIP LOCKED)
+                      RETURNING {DELIVERY_COLUMNS}"
+                ),
                 &[
                     &key(entry.delivery),
                     &self.node(),
@@ -81,7 +90,7 @@ impl PgStore {
                 ],
             )
             .await?;
-        Ok(claimed == 1)
+        claimed.as_ref().map(delivery_of).transpose()
     }
 
     /// When the earliest pending delivery is due after `now_ms`, or a live

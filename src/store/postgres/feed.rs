@@ -4,6 +4,13 @@
 //! changes under a row lock, applies the caller's change, and writes the
 //! result in the same transaction, so a concurrent change on another node
 //! is read, not overwritten.
+//!
+//! An attempt's record first tries one statement instead: its delivery is
+//! usually just as it was claimed, so the caller's change is applied to the
+//! claimed copy and written only if the row still holds exactly that copy
+//! (a compare-and-swap). Every statement is a round trip between threads
+//! and processes, which on a small machine costs more than the work it
+//! carries; the transaction runs only when the swap finds the row changed.
 
 use super::claims::NOTIFY_WORK;
 use super::deliveries::{attempts, delivery_of, DELIVERY_COLUMNS};
@@ -19,6 +26,19 @@ const PUT_DELIVERY: &str = "UPDATE deliveries
         claimed_by = CASE WHEN $7 OR claimed_by = $6 THEN NULL ELSE claimed_by END,
         claimed_until = CASE WHEN $7 OR claimed_by = $6 THEN NULL ELSE claimed_until END
   WHERE id = $1";
+
+/// An attempt's record and its delivery's next state in one statement:
+/// the delivery is written only if its row is still the claimed copy
+/// (`$9`-`$12`), and this node's lease on it ends.
+const RECORD_IF_UNCHANGED: &str = "WITH attempt AS (
+        INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3::text::jsonb)
+        ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record)
+    UPDATE deliveries
+       SET status = $4, attempts = $5, next_attempt_ms = $6, updated_ms = $7,
+           claimed_by = CASE WHEN claimed_by = $8 THEN NULL ELSE claimed_by END,
+           claimed_until = CASE WHEN claimed_by = $8 THEN NULL ELSE claimed_until END
+     WHERE id = $1 AND status = $9 AND attempts = $10
+       AND next_attempt_ms IS NOT DISTINCT FROM $11 AND updated_ms = $12";
 
 /// Whose lease a write ends.
 enum Lease<'a> {
@@ -37,6 +57,35 @@ impl PgStore {
         next: impl Fn(Delivery) -> Delivery,
     ) -> Result<Option<Delivery>, PgError> {
         let mut client = self.client().await?;
+        let expected = next(job.clone());
+        // A retry's wake-up (`NOTIFY`) needs the transaction.
+        if expected.next_attempt_ms.is_none() {
+            let swapped = client
+                .execute(
+                    RECORD_IF_UNCHANGED,
+                    &[
+                        &key(job.id),
+                        &attempts(attempt.attempt),
+                        &json(attempt)?,
+                        &expected.status.as_str(),
+                        &attempts(expected.attempts),
+                        &expected.next_attempt_ms.map(ms),
+                        &ms(expected.updated_at_ms),
+                        &self.node(),
+                        &job.status.as_str(),
+                        &attempts(job.attempts),
+                        &job.next_attempt_ms.map(ms),
+                        &ms(job.updated_at_ms),
+                    ],
+                )
+                .await?;
+            if swapped == 1 {
+                if expected.status != job.status {
+                    metrics().delivery_reached(expected.status);
+                }
+                return Ok(Some(expected));
+            }
+        }
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3::text::jsonb)
