@@ -13,7 +13,7 @@ use hookd::domain::{Attempt, Delivery, DeliveryStatus};
 use hookd::service::endpoints::moved;
 use hookd::service::outcome::{after_attempt, AttemptOutcome};
 use hookd::store::postgres::{PgStore, SCHEMA_VERSION};
-use hookd::store::AppendOutcome;
+use hookd::store::{AppendOutcome, EndpointHealth};
 use pg_support::{endpoint, new_event, TestDb};
 
 /// The claim lease of the test stores (`pg_support`).
@@ -241,7 +241,7 @@ async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
     let retry = AttemptOutcome::RetryAt(at + 60_000);
     let first = attempt(1, at, 500);
     let stored = a
-        .record_attempt(&claimed, &first, |d| after_attempt(d, &first, retry))
+        .record_attempt(&claimed, &first, |d| after_attempt(d, &first, retry), false)
         .await
         .unwrap()
         .expect("the delivery exists");
@@ -263,7 +263,12 @@ async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
     let second = attempt(2, due, 500);
     let retry = AttemptOutcome::RetryAt(due + 60_000);
     let stored = a
-        .record_attempt(&claimed, &second, |d| after_attempt(d, &second, retry))
+        .record_attempt(
+            &claimed,
+            &second,
+            |d| after_attempt(d, &second, retry),
+            false,
+        )
         .await
         .unwrap()
         .expect("the delivery exists");
@@ -293,21 +298,29 @@ async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
     let (a, b) = (db.store().await, db.store().await);
     let now = now_ms();
     let target = endpoint(&a, &["order.created"], now).await;
-    let events = vec![
-        new_event(&a, "order.created", now),
-        new_event(&a, "order.created", now),
-    ];
+    let events = (0..3)
+        .map(|_| new_event(&a, "order.created", now))
+        .collect();
     let at = due_after(&a.append_events(events, None, 0, now).await.unwrap());
     let mut claimed = claim_all(a.clone(), at).await;
-    assert_eq!(claimed.len(), 2);
-    let (first, second) = (claimed.remove(0), claimed.remove(0));
+    assert_eq!(claimed.len(), 3);
+    let (first, second, third) = (claimed.remove(0), claimed.remove(0), claimed.remove(0));
+    let failures = |n| EndpointHealth {
+        consecutive_failures: n,
+        failing_since_ms: (n > 0).then_some(at),
+    };
 
-    // Unchanged since its claim: written as the attempt left it.
+    // Unchanged since its claim: written as the attempt left it, and the
+    // success ends the endpoint's run of failures.
+    assert_eq!(b.count_failure(target.id, at).await.unwrap(), failures(1));
     let arrived = attempt(1, at, 200);
     let stored = a
-        .record_attempt(&first, &arrived, |d| {
-            after_attempt(d, &arrived, AttemptOutcome::Succeeded)
-        })
+        .record_attempt(
+            &first,
+            &arrived,
+            |d| after_attempt(d, &arrived, AttemptOutcome::Succeeded),
+            true,
+        )
         .await
         .unwrap()
         .expect("the delivery exists");
@@ -317,22 +330,46 @@ async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
     );
     assert_eq!(a.get_delivery(first.id).await.unwrap(), Some(stored));
     assert_eq!(a.attempts_of(first.id).await.unwrap(), [arrived]);
+    assert_eq!(b.endpoint_health(target.id).await.unwrap(), failures(0));
 
-    // Held while in flight: the failure is recorded, the hold stands.
+    // Held while in flight: the failure is recorded, the hold stands, and
+    // the counters are left to the caller.
+    assert_eq!(b.count_failure(target.id, at).await.unwrap(), failures(1));
     let held = b
         .update_deliveries_of(target.id, |d| moved(d, DeliveryStatus::Held, 0))
         .await
         .unwrap();
-    assert_eq!(held, 1);
+    assert_eq!(held, 2);
     let refused = attempt(1, at, 500);
     let stored = a
-        .record_attempt(&second, &refused, |d| {
-            after_attempt(d, &refused, AttemptOutcome::Failed)
-        })
+        .record_attempt(
+            &second,
+            &refused,
+            |d| after_attempt(d, &refused, AttemptOutcome::Failed),
+            false,
+        )
         .await
         .unwrap()
         .expect("the delivery exists");
     assert_eq!((stored.status, stored.attempts), (DeliveryStatus::Held, 1));
     assert_eq!(a.get_delivery(second.id).await.unwrap(), Some(stored));
     assert_eq!(a.attempts_of(second.id).await.unwrap(), [refused]);
+    assert_eq!(b.endpoint_health(target.id).await.unwrap(), failures(1));
+
+    // Held while in flight and yet it arrived: written from the stored row,
+    // and the counters are cleared there too.
+    let arrived = attempt(1, at, 200);
+    let stored = a
+        .record_attempt(
+            &third,
+            &arrived,
+            |d| after_attempt(d, &arrived, AttemptOutcome::Succeeded),
+            true,
+        )
+        .await
+        .unwrap()
+        .expect("the delivery exists");
+    assert_eq!(stored.status, DeliveryStatus::Succeeded);
+    assert_eq!(a.get_delivery(third.id).await.unwrap(), Some(stored));
+    assert_eq!(b.endpoint_health(target.id).await.unwrap(), failures(0));
 }

@@ -55,7 +55,8 @@ impl Recorder {
         })
     }
 
-    /// Records the attempt and its endpoint's health; returns the health.
+    /// Records the attempt and counts it toward its endpoint's health;
+    /// returns the health.
     pub async fn record(&self, finished: AttemptRecord) -> Result<EndpointHealth, StoreError> {
         let (answer, answered) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the recorder has stopped".into());
@@ -107,7 +108,11 @@ async fn record(store: &Store, finished: AttemptRecord) -> Result<EndpointHealth
         finished.outcome,
     )
     .await?;
+    if succeeded {
+        // Its record cleared the counters.
+        return Ok(EndpointHealth::default());
+    }
     store
-        .record_health(finished.endpoint, succeeded, finished.finished_ms)
+        .count_failure(finished.endpoint, finished.finished_ms)
         .await
 }

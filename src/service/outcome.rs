@@ -37,8 +37,9 @@ pub fn after_attempt(
 }
 
 /// Records a finished attempt of `job` (the delivery as it was claimed) with
-/// its outcome applied, releasing the claim. Returns the delivery as
-/// recorded, or `None` if it no longer exists.
+/// its outcome applied, releasing the claim. An attempt that succeeded also
+/// ends its endpoint's run of failures. Returns the delivery as recorded,
+/// or `None` if it no longer exists.
 pub async fn record(
     store: &Store,
     job: &Delivery,
@@ -47,10 +48,16 @@ pub async fn record(
     attempt: &Attempt,
     outcome: AttemptOutcome,
 ) -> Result<Option<Delivery>, StoreError> {
+    let succeeded = outcome == AttemptOutcome::Succeeded;
     store
-        .record_attempt(job, claim, event_type, attempt, |stored| {
-            after_attempt(stored, attempt, outcome)
-        })
+        .record_attempt(
+            job,
+            claim,
+            event_type,
+            attempt,
+            |stored| after_attempt(stored, attempt, outcome),
+            succeeded,
+        )
         .await
 }
 

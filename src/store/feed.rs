@@ -112,8 +112,10 @@ impl Store {
 
     /// Records a finished attempt of `job` (the delivery as it was claimed)
     /// and rewrites the delivery as `next` makes it from the stored one,
-    /// ending the claim. Not flushed: a lost record means the attempt is
-    /// made again.
+    /// ending the claim. With `clear_health`, the endpoint's failure
+    /// counters are cleared by the same write where the backend can (one
+    /// round trip fewer on a shared database). Not flushed: a lost record
+    /// means the attempt is made again.
     pub async fn record_attempt(
         &self,
         job: &Delivery,
@@ -121,23 +123,30 @@ impl Store {
         event_type: &str,
         attempt: &Attempt,
         next: impl Fn(Delivery) -> Delivery,
+        clear_health: bool,
     ) -> Result<Option<Delivery>, StoreError> {
         match self {
-            Store::Sled(s) => s.record_attempt(job, claim, event_type, attempt, next),
-            Store::Postgres(p) => Ok(p.record_attempt(job, attempt, next).await?),
+            Store::Sled(s) => {
+                let recorded = s.record_attempt(job, claim, event_type, attempt, next)?;
+                if clear_health {
+                    s.reset_health(job.endpoint_id)?;
+                }
+                Ok(recorded)
+            }
+            Store::Postgres(p) => Ok(p.record_attempt(job, attempt, next, clear_health).await?),
         }
     }
 
-    /// Counts an attempt's result toward its endpoint's health.
-    pub async fn record_health(
+    /// Counts a failed attempt toward its endpoint's health and returns the
+    /// counters after it.
+    pub async fn count_failure(
         &self,
         id: EndpointId,
-        succeeded: bool,
         now_ms: u64,
     ) -> Result<EndpointHealth, StoreError> {
         match self {
-            Store::Sled(s) => s.record_health(id, succeeded, now_ms),
-            Store::Postgres(p) => Ok(p.record_health(id, succeeded, now_ms).await?),
+            Store::Sled(s) => s.count_failure(id, now_ms),
+            Store::Postgres(p) => Ok(p.count_failure(id, now_ms).await?),
         }
     }
 

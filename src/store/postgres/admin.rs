@@ -339,18 +339,13 @@ impl PgStore {
         Ok(row.map_or_else(EndpointHealth::default, |row| health_of(&row)))
     }
 
-    /// Counts one attempt's result in one statement (so nodes counting at
-    /// once add up) and returns the counters after it.
-    pub async fn record_health(
+    /// Counts one failed attempt in one statement (so nodes counting at once
+    /// add up) and returns the counters after it.
+    pub async fn count_failure(
         &self,
         id: EndpointId,
-        succeeded: bool,
         now_ms: u64,
     ) -> Result<EndpointHealth, PgError> {
-        if succeeded {
-            self.reset_health(id).await?;
-            return Ok(EndpointHealth::default());
-        }
         let client = self.client().await?;
         let row = client
             .query_one(

@@ -29,10 +29,14 @@ const PUT_DELIVERY: &str = "UPDATE deliveries
 
 /// An attempt's record and its delivery's next state in one statement:
 /// the delivery is written only if its row is still the claimed copy
-/// (`$9`-`$12`), and this node's lease on it ends.
+/// (`$9`-`$12`), and this node's lease on it ends. With `$14`, the
+/// endpoint's (`$13`) failure counters are cleared too. The attempt and
+/// the counters are written even when the swap misses; both writes are
+/// the same again in the transaction that follows a miss.
 const RECORD_IF_UNCHANGED: &str = "WITH attempt AS (
         INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3::text::jsonb)
-        ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record)
+        ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record),
+    cleared AS (DELETE FROM health WHERE $14 AND endpoint_id = $13)
     UPDATE deliveries
        SET status = $4, attempts = $5, next_attempt_ms = $6, updated_ms = $7,
            claimed_by = CASE WHEN claimed_by = $8 THEN NULL ELSE claimed_by END,
@@ -48,13 +52,15 @@ enum Lease<'a> {
 
 impl PgStore {
     /// Records a finished attempt and rewrites the delivery as `next` makes
-    /// it from the stored one, ending this node's lease. Returns the
-    /// delivery as recorded, or `None` if it is gone.
+    /// it from the stored one, ending this node's lease; with
+    /// `clear_health`, its endpoint's failure counters are cleared in the
+    /// same write. Returns the delivery as recorded, or `None` if it is gone.
     pub async fn record_attempt(
         &self,
         job: &Delivery,
         attempt: &Attempt,
         next: impl Fn(Delivery) -> Delivery,
+        clear_health: bool,
     ) -> Result<Option<Delivery>, PgError> {
         let mut client = self.client().await?;
         let expected = next(job.clone());
@@ -76,6 +82,8 @@ impl PgStore {
                         &attempts(job.attempts),
                         &job.next_attempt_ms.map(ms),
                         &ms(job.updated_at_ms),
+                        &key(job.endpoint_id),
+                        &clear_health,
                     ],
                 )
                 .await?;
@@ -93,6 +101,13 @@ impl PgStore {
             &[&key(job.id), &attempts(attempt.attempt), &json(attempt)?],
         )
         .await?;
+        if clear_health {
+            tx.execute(
+                "DELETE FROM health WHERE endpoint_id = $1",
+                &[&key(job.endpoint_id)],
+            )
+            .await?;
+        }
         let row = tx
             .query_opt(
                 &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 FOR UPDATE"),

@@ -248,7 +248,7 @@ mod tests {
         let health = store.trees().unwrap().health.clone();
         let ids: Vec<EndpointId> = (1..=5).map(|ms| EndpointId::generate(ms * 1000)).collect();
         for id in &ids {
-            store.record_health(*id, false, 7).unwrap();
+            store.count_failure(*id, 7).unwrap();
         }
         assert_eq!(health.len(), 5);
         let mut seen = Vec::new();

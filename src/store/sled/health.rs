@@ -23,38 +23,26 @@ impl SledStore {
         }
     }
 
-    /// Counts one attempt's result and returns the counters after it.
-    pub fn record_health(
-        &self,
-        id: EndpointId,
-        succeeded: bool,
-        now_ms: u64,
-    ) -> Result<EndpointHealth, StoreError> {
-        let updated = if succeeded {
-            EndpointHealth::default()
-        } else {
-            let current = self.endpoint_health(id)?;
-            EndpointHealth {
-                consecutive_failures: current.consecutive_failures.saturating_add(1),
-                failing_since_ms: current.failing_since_ms.or(Some(now_ms)),
-            }
+    /// Counts one failed attempt and returns the counters after it.
+    pub fn count_failure(&self, id: EndpointId, now_ms: u64) -> Result<EndpointHealth, StoreError> {
+        let current = self.endpoint_health(id)?;
+        let updated = EndpointHealth {
+            consecutive_failures: current.consecutive_failures.saturating_add(1),
+            failing_since_ms: current.failing_since_ms.or(Some(now_ms)),
         };
-        if succeeded {
-            // Most attempts succeed with nothing to forget: a read, no write.
-            if self.trees()?.health.contains_key(id.to_bytes())? {
-                self.trees()?.health.remove(id.to_bytes())?;
-            }
-        } else {
-            self.trees()?
-                .health
-                .insert(id.to_bytes(), codec::encode(&updated)?)?;
-        }
+        self.trees()?
+            .health
+            .insert(id.to_bytes(), codec::encode(&updated)?)?;
         Ok(updated)
     }
 
     /// Forgets the counters, e.g. when an operator re-enables an endpoint.
     pub fn reset_health(&self, id: EndpointId) -> Result<(), StoreError> {
-        self.trees()?.health.remove(id.to_bytes())?;
+        // Most resets (one per successful attempt) find nothing to forget: a
+        // read, no write.
+        if self.trees()?.health.contains_key(id.to_bytes())? {
+            self.trees()?.health.remove(id.to_bytes())?;
+        }
         Ok(())
     }
 }
