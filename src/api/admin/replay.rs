@@ -249,8 +249,11 @@ async fn range(
         ));
     }
     // Events published after now reach their subscribers anyway; replaying
-    // them as well would send them twice.
-    let to_ms = to_ms.min(now);
+    // them as well would send them twice. The range ends after the current
+    // millisecond, not at its start, so an event published just before this
+    // request is replayed (one published in the same millisecond just after
+    // it may be sent twice, as at-least-once delivery allows).
+    let to_ms = to_ms.min(now + 1);
     if from_ms >= to_ms {
         return Err(ApiError::invalid(
             "empty_selection",
