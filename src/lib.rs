@@ -20,7 +20,8 @@
 //!   which pairs a replay selects (`replay.rs`).
 //! - `delivery/dispatcher.rs` wakes, reads new events off the log
 //!   (`delivery/log_reader.rs`) and claims due wheel entries
-//!   (`store/sled/wheel.rs`) within `delivery/limits.rs`, and starts
+//!   (`delivery/wheel_claims.rs`, `store/sled/wheel.rs`) within
+//!   `delivery/limits.rs`, and starts
 //!   `delivery/worker.rs`, which sends through `delivery/attempt.rs` (body
 //!   from `payload.rs`, signed by `signing.rs`), classifies the answer
 //!   (`outcome.rs`) and decides the next try (`retry.rs`), recorded on the

@@ -26,23 +26,13 @@ use crate::config::Settings;
 use crate::delivery::limits::{Job, Limits};
 use crate::delivery::log_reader::{LogReader, READ_PER_PASS};
 use crate::delivery::recorder::Recorder;
+use crate::delivery::wheel_claims::CLAIM_BATCH;
 use crate::delivery::worker::{run_attempt, AttemptContext};
-use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint};
+use crate::domain::{Delivery, DeliveryStatus, Endpoint};
 use crate::ids::{DeliveryId, EndpointId, EventId};
 use crate::service::endpoints;
-use crate::service::outcome::{self, AttemptOutcome};
 use crate::shutdown::Shutdown;
-use crate::store::{Claim, Claimed, Store, StoreError, WheelEntry};
-
-/// How many wheel entries one pass may claim before yielding to other work.
-const CLAIM_BATCH: usize = 1024;
-
-/// Due entries read by the first store call of a pass; each further page
-/// is twice as large, up to [`CLAIM_PAGE_MAX`]. A pass usually finds room
-/// for a few entries only (an attempt just finished), so reading a large
-/// page first would decode many entries for nothing on every wake-up.
-const CLAIM_PAGE_FIRST: usize = 8;
-const CLAIM_PAGE_MAX: usize = 512;
+use crate::store::{Claim, Store, StoreError};
 
 /// How often claims no attempt holds are returned to the wheel.
 const STRANDED_CLAIM_SWEEP_MS: u64 = 10_000;
@@ -199,154 +189,6 @@ impl Dispatcher {
         }
     }
 
-    /// Claims due entries for endpoints with room, passing over saturated
-    /// ones; returns how many were claimed. Each claim queued for an attempt
-    /// joins `held`.
-    async fn claim_due(
-        &self,
-        limits: &mut Limits,
-        held: &mut Held,
-        active: &Active<'_>,
-        now: u64,
-    ) -> Result<usize, StoreError> {
-        let mut claimed = 0;
-        // Once every active endpoint is saturated, the rest of the due range
-        // can only hold entries we would pass over: stop there instead of
-        // walking a large backlog again on every wake-up. Entries of inactive
-        // endpoints left behind are settled by the next pass that has room.
-        let mut with_room = active.values().filter(|e| limits.has_room(e)).count();
-        let mut after = None;
-        let mut page_size = CLAIM_PAGE_FIRST;
-        let done = |limits: &Limits, claimed: usize, with_room: usize| {
-            limits.full() || claimed >= CLAIM_BATCH || (with_room == 0 && !active.is_empty())
-        };
-        while !done(limits, claimed, with_room) {
-            let page = self
-                .store
-                .due_entries(now, after.as_ref(), page_size)
-                .await?;
-            let last_page = page.len() < page_size;
-            page_size = (page_size * 2).min(CLAIM_PAGE_MAX);
-            after = page.last().copied();
-            for entry in page {
-                if done(limits, claimed, with_room) {
-                    break;
-                }
-                let endpoint = active.get(&entry.endpoint).copied();
-                let had_room = endpoint.is_some_and(|e| limits.has_room(e));
-                if self.claim_one(entry, limits, held, active, now).await? {
-                    claimed += 1;
-                }
-                // This claim filled its endpoint.
-                if had_room && endpoint.is_some_and(|e| !limits.has_room(e)) {
-                    with_room = with_room.saturating_sub(1);
-                }
-            }
-            if last_page {
-                break;
-            }
-        }
-        Ok(claimed)
-    }
-
-    /// Claims one due entry and queues its attempt, or settles it when its
-    /// endpoint is inactive or the delivery is no longer pending. False when
-    /// the entry was passed over (saturated endpoint) or already gone.
-    async fn claim_one(
-        &self,
-        entry: WheelEntry,
-        limits: &mut Limits,
-        held: &mut Held,
-        active: &Active<'_>,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let Some(endpoint) = active.get(&entry.endpoint).copied() else {
-            let Some(status) = inactive_status(&self.store, entry.endpoint).await? else {
-                // Active, but newer than this pass's list of endpoints.
-                self.store.refresh_endpoints().await?;
-                return Ok(false);
-            };
-            if let Claimed::Missed = self.store.claim(&entry).await? {
-                return Ok(false);
-            }
-            self.release_as(entry.delivery, entry.endpoint, status, now)
-                .await?;
-            return Ok(true);
-        };
-        if !limits.has_room(endpoint) {
-            return Ok(false);
-        }
-        let Claimed::Taken(delivery) = self.store.claim(&entry).await? else {
-            return Ok(false);
-        };
-        let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
-            self.store
-                .release_claim(entry.delivery, DeliveryStatus::Cancelled)
-                .await?;
-            return Ok(true);
-        };
-        let event = match self.store.get_event(delivery.event_id).await {
-            Ok(Some(event)) => event,
-            Ok(None) => {
-                tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
-                self.store
-                    .release_claim(entry.delivery, DeliveryStatus::Cancelled)
-                    .await?;
-                return Ok(true);
-            }
-            Err(StoreError::Codec(reason)) => {
-                self.fail_unreadable(&delivery, entry.due_ms, &reason, now)
-                    .await?;
-                return Ok(true);
-            }
-            Err(error) => return Err(error),
-        };
-        held.insert((delivery.id, entry.due_ms));
-        limits.enqueue(
-            endpoint.id,
-            Job {
-                delivery,
-                event: std::sync::Arc::new(event),
-                claim: Claim::Wheel(entry.due_ms),
-                queued_ms: now,
-            },
-        );
-        Ok(true)
-    }
-
-    /// Ends a delivery whose event cannot be decoded: every attempt would
-    /// fail the same way, so it fails now, with the reason on its record.
-    async fn fail_unreadable(
-        &self,
-        delivery: &Delivery,
-        claim: u64,
-        reason: &str,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        let error = format!("cannot be sent: the stored event cannot be read: {reason}");
-        tracing::error!(delivery = %delivery.id, %error, "delivery failed");
-        let attempt = Attempt {
-            attempt: delivery.attempts + 1,
-            at_ms: now,
-            status_code: None,
-            duration_ms: 0,
-            error: Some(error),
-            request_body: None,
-            response_body: None,
-        };
-        let claim = Claim::Wheel(claim);
-        outcome::record(
-            &self.store,
-            delivery,
-            claim,
-            "",
-            &attempt,
-            AttemptOutcome::Failed,
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Starts every waiting job its endpoint's limits allow; returns when the
     /// earliest rate-limited one may start.
     #[allow(clippy::too_many_arguments)]
@@ -412,7 +254,7 @@ impl Dispatcher {
     /// Ends this node's claim on a delivery of an inactive endpoint without
     /// an attempt, as `status` (held or cancelled), then follows the
     /// endpoint's state if it changed meanwhile.
-    async fn release_as(
+    pub(super) async fn release_as(
         &self,
         delivery: DeliveryId,
         endpoint: EndpointId,
@@ -475,7 +317,7 @@ pub(crate) type Active<'a> = HashMap<EndpointId, &'a Endpoint>;
 /// The claims the dispatcher holds, as (delivery, claim token): a delivery
 /// retried at once can be claimed anew while its previous attempt is still
 /// winding down, and the two claims must not be confused.
-type Held = HashSet<(DeliveryId, u64)>;
+pub(super) type Held = HashSet<(DeliveryId, u64)>;
 
 /// What an attempt reports back, twice: once its request has ended (its
 /// endpoint's next attempt may start), then once it is done.
@@ -517,8 +359,11 @@ impl Done {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Attempt;
+    use crate::service::outcome::{self, AttemptOutcome};
     use crate::shutdown::Stopper;
     use crate::store::testing::{endpoint, publish_to_wheel, temp_store, Record};
+    use crate::store::{Claimed, WheelEntry};
 
     #[test]
     fn a_wheel_read_error_is_retried_within_a_second() {

@@ -78,7 +78,7 @@ impl Limits {
 
     /// No more work may be claimed off the wheel at all.
     pub fn full(&self) -> bool {
-        self.in_flight + self.waiting - self.waiting_owed >= self.total_cap
+        self.total_room() == 0
     }
 
     /// Whether the log reader may put more owed deliveries in memory.
@@ -116,11 +116,23 @@ impl Limits {
 
     /// Whether one more delivery for `endpoint` may be claimed now.
     pub fn has_room(&self, endpoint: &Endpoint) -> bool {
+        self.room(endpoint) > 0
+    }
+
+    /// How many more deliveries for `endpoint` may be claimed now.
+    pub fn room(&self, endpoint: &Endpoint) -> usize {
         let taken = self
             .lanes
             .get(&endpoint.id)
             .map_or(0, |lane| lane.in_flight + lane.waiting.len() as u32);
-        !self.full() && taken < self.endpoint_cap(endpoint)
+        let endpoint_room = self.endpoint_cap(endpoint).saturating_sub(taken) as usize;
+        endpoint_room.min(self.total_room())
+    }
+
+    /// How many more deliveries may be claimed now, whatever their endpoint.
+    pub fn total_room(&self) -> usize {
+        self.total_cap
+            .saturating_sub(self.in_flight + self.waiting - self.waiting_owed)
     }
 
     pub fn enqueue(&mut self, endpoint: EndpointId, job: Job) {

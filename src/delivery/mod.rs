@@ -1,6 +1,7 @@
 //! Delivery: from a due wheel entry to a signed POST and its recorded outcome.
 //!
 //! - `dispatcher`: the loop that claims due deliveries and starts attempts.
+//! - `wheel_claims`: the dispatcher's claims of due deliveries.
 //! - `limits`: per-endpoint and global concurrency, rate limits.
 //! - `worker`: one attempt end to end, and what it means for the delivery.
 //! - `attempt`: building, signing and sending one HTTP request.
@@ -22,4 +23,5 @@ pub mod recorder;
 pub mod retry;
 pub mod signing;
 pub mod target_guard;
+pub mod wheel_claims;
 pub mod worker;

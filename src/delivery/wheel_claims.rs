@@ -1,0 +1,266 @@
+//! Taking due deliveries off the wheel: the dispatcher's claims.
+//!
+//! A pass reads due entries a page at a time and picks, within each
+//! endpoint's room, those it can attempt; their claims and the reads of
+//! their events then run [`CLAIMS_AT_ONCE`] at a time. On a shared
+//! database each claim and each read is a round trip, and made one after
+//! another they held every delivery of the wheel to the pace of two round
+//! trips. The embedded store answers without waiting, so there they still
+//! run one after another.
+//!
+//! Entries of inactive endpoints are settled one by one (held or
+//! cancelled, see `dispatcher.rs`): they are rare, and each may change its
+//! endpoint.
+
+use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::delivery::dispatcher::{inactive_status, Active, Dispatcher, Held};
+use crate::delivery::limits::{Job, Limits};
+use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
+use crate::ids::EndpointId;
+use crate::service::outcome::{self, AttemptOutcome};
+use crate::store::{Claim, Claimed, Store, StoreError, WheelEntry};
+
+/// How many wheel entries one pass may claim before yielding to other work.
+pub(super) const CLAIM_BATCH: usize = 1024;
+
+/// Due entries read by the first store call of a pass; each further page
+/// is twice as large, up to [`CLAIM_PAGE_MAX`]. A pass usually finds room
+/// for a few entries only (an attempt just finished), so reading a large
+/// page first would decode many entries for nothing on every wake-up.
+const CLAIM_PAGE_FIRST: usize = 8;
+const CLAIM_PAGE_MAX: usize = 512;
+
+/// Claims under way at once: enough to keep a shared database busy, few
+/// enough to leave most of its connection pool to recording and publishing.
+const CLAIMS_AT_ONCE: usize = 8;
+
+/// What claiming one due entry found.
+enum Taken {
+    /// Another node claimed it first, or it is no longer due.
+    Missed,
+    /// Claimed, with nothing to attempt: the delivery is gone or no longer
+    /// pending, or its event is missing.
+    Nothing,
+    Ready(Delivery, Event),
+    /// Claimed, and its event cannot be decoded.
+    Unreadable(Delivery, String),
+}
+
+/// Claims `entry` and reads its event.
+async fn take(store: &Store, entry: &WheelEntry) -> Result<Taken, StoreError> {
+    let Claimed::Taken(delivery) = store.claim(entry).await? else {
+        return Ok(Taken::Missed);
+    };
+    let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
+        return Ok(Taken::Nothing);
+    };
+    match store.get_event(delivery.event_id).await {
+        Ok(Some(event)) => Ok(Taken::Ready(delivery, event)),
+        Ok(None) => {
+            tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
+            Ok(Taken::Nothing)
+        }
+        Err(StoreError::Codec(reason)) => Ok(Taken::Unreadable(delivery, reason)),
+        Err(error) => Err(error),
+    }
+}
+
+/// The room a pass has left as it picks entries: overall, and per endpoint.
+struct Room {
+    total: usize,
+    endpoints: HashMap<EndpointId, usize>,
+    /// Active endpoints with room left.
+    with_room: usize,
+    any_active: bool,
+}
+
+impl Room {
+    fn new(limits: &Limits, active: &Active<'_>, batch_left: usize) -> Room {
+        let endpoints: HashMap<EndpointId, usize> =
+            active.values().map(|e| (e.id, limits.room(e))).collect();
+        Room {
+            total: limits.total_room().min(batch_left),
+            with_room: endpoints.values().filter(|room| **room > 0).count(),
+            endpoints,
+            any_active: !active.is_empty(),
+        }
+    }
+
+    /// Nothing more can be picked. Once every active endpoint is saturated,
+    /// the rest of the due range can only hold entries we would pass over:
+    /// stop there instead of walking a large backlog again on every
+    /// wake-up. Entries of inactive endpoints left behind are settled by
+    /// the next pass that has room.
+    fn exhausted(&self) -> bool {
+        self.total == 0 || (self.with_room == 0 && self.any_active)
+    }
+
+    /// Counts one entry for `endpoint` if it has room.
+    fn pick(&mut self, endpoint: &Endpoint) -> bool {
+        let Some(left) = self.endpoints.get_mut(&endpoint.id) else {
+            return false;
+        };
+        if *left == 0 || self.total == 0 {
+            return false;
+        }
+        *left -= 1;
+        self.total -= 1;
+        if *left == 0 {
+            self.with_room -= 1;
+        }
+        true
+    }
+}
+
+impl Dispatcher {
+    /// Claims due entries for endpoints with room, passing over saturated
+    /// ones; returns how many were claimed. Each claim queued for an attempt
+    /// joins `held`.
+    pub(super) async fn claim_due(
+        &self,
+        limits: &mut Limits,
+        held: &mut Held,
+        active: &Active<'_>,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        let mut claimed = 0;
+        let mut after = None;
+        let mut page_size = CLAIM_PAGE_FIRST;
+        while claimed < CLAIM_BATCH {
+            let mut room = Room::new(limits, active, CLAIM_BATCH - claimed);
+            if room.exhausted() {
+                break;
+            }
+            let page = self
+                .store
+                .due_entries(now, after.as_ref(), page_size)
+                .await?;
+            let last_page = page.len() < page_size;
+            page_size = (page_size * 2).min(CLAIM_PAGE_MAX);
+            after = page.last().copied();
+            let mut picked = Vec::new();
+            for entry in page {
+                if room.exhausted() {
+                    break;
+                }
+                match active.get(&entry.endpoint) {
+                    Some(endpoint) => {
+                        if room.pick(endpoint) {
+                            picked.push(entry);
+                        }
+                    }
+                    None => {
+                        if self.claim_inactive(entry, now).await? {
+                            claimed += 1;
+                        }
+                    }
+                }
+            }
+            claimed += self.take_picked(picked, limits, held, now).await?;
+            if last_page {
+                break;
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Claims the picked entries and queues their attempts, or settles
+    /// those with nothing to attempt; returns how many were claimed.
+    async fn take_picked(
+        &self,
+        picked: Vec<WheelEntry>,
+        limits: &mut Limits,
+        held: &mut Held,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        let store = &self.store;
+        let mut taken = stream::iter(picked)
+            .map(|entry| async move { (take(store, &entry).await, entry) })
+            .buffered(CLAIMS_AT_ONCE);
+        let mut claimed = 0;
+        // On an error the claims still under way are dropped; any of them
+        // that went through is returned to the wheel by the stranded-claim
+        // sweep (`dispatcher.rs`).
+        while let Some((outcome, entry)) = taken.next().await {
+            match outcome? {
+                Taken::Missed => continue,
+                Taken::Nothing => {
+                    self.store
+                        .release_claim(entry.delivery, DeliveryStatus::Cancelled)
+                        .await?
+                }
+                Taken::Unreadable(delivery, reason) => {
+                    self.fail_unreadable(&delivery, entry.due_ms, &reason, now)
+                        .await?
+                }
+                Taken::Ready(delivery, event) => {
+                    held.insert((delivery.id, entry.due_ms));
+                    limits.enqueue(
+                        entry.endpoint,
+                        Job {
+                            delivery,
+                            event: std::sync::Arc::new(event),
+                            claim: Claim::Wheel(entry.due_ms),
+                            queued_ms: now,
+                        },
+                    );
+                }
+            }
+            claimed += 1;
+        }
+        Ok(claimed)
+    }
+
+    /// Claims a due entry of an endpoint not active in this pass and
+    /// settles it without an attempt. False when it was already gone, or
+    /// when the endpoint is active after all (newer than the pass's list,
+    /// which is refreshed for the next pass).
+    async fn claim_inactive(&self, entry: WheelEntry, now: u64) -> Result<bool, StoreError> {
+        let Some(status) = inactive_status(&self.store, entry.endpoint).await? else {
+            self.store.refresh_endpoints().await?;
+            return Ok(false);
+        };
+        if let Claimed::Missed = self.store.claim(&entry).await? {
+            return Ok(false);
+        }
+        self.release_as(entry.delivery, entry.endpoint, status, now)
+            .await?;
+        Ok(true)
+    }
+
+    /// Ends a delivery whose event cannot be decoded: every attempt would
+    /// fail the same way, so it fails now, with the reason on its record.
+    async fn fail_unreadable(
+        &self,
+        delivery: &Delivery,
+        claim: u64,
+        reason: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let error = format!("cannot be sent: the stored event cannot be read: {reason}");
+        tracing::error!(delivery = %delivery.id, %error, "delivery failed");
+        let attempt = Attempt {
+            attempt: delivery.attempts + 1,
+            at_ms: now,
+            status_code: None,
+            duration_ms: 0,
+            error: Some(error),
+            request_body: None,
+            response_body: None,
+        };
+        let claim = Claim::Wheel(claim);
+        outcome::record(
+            &self.store,
+            delivery,
+            claim,
+            "",
+            &attempt,
+            AttemptOutcome::Failed,
+        )
+        .await?;
+        Ok(())
+    }
+}
