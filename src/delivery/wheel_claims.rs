@@ -2,7 +2,8 @@
 //!
 //! A pass reads due entries a page at a time and picks, within each
 //! endpoint's room, those it can attempt; their claims and the reads of
-//! their events then run [`CLAIMS_AT_ONCE`] at a time. On a shared
+//! their events then run several at a time, in order
+//! ([`Store::claims_at_once`]: half the connection pool). On a shared
 //! database each claim and each read is a round trip, and made one after
 //! another they held every delivery of the wheel to the pace of two round
 //! trips. The embedded store answers without waiting, so there they still
@@ -32,10 +33,6 @@ pub(super) const CLAIM_BATCH: usize = 1024;
 /// page first would decode many entries for nothing on every wake-up.
 const CLAIM_PAGE_FIRST: usize = 8;
 const CLAIM_PAGE_MAX: usize = 512;
-
-/// Claims under way at once: enough to keep a shared database busy, few
-/// enough to leave most of its connection pool to recording and publishing.
-const CLAIMS_AT_ONCE: usize = 8;
 
 /// What claiming one due entry found.
 enum Taken {
@@ -177,41 +174,62 @@ impl Dispatcher {
         now: u64,
     ) -> Result<usize, StoreError> {
         let store = &self.store;
-        let mut taken = stream::iter(picked)
-            .map(|entry| async move { (take(store, &entry).await, entry) })
-            .buffered(CLAIMS_AT_ONCE);
         let mut claimed = 0;
+        let at_once = store.claims_at_once();
+        if at_once <= 1 {
+            for entry in picked {
+                let taken = take(store, &entry).await?;
+                claimed += self.act_on(taken, entry, limits, held, now).await?;
+            }
+            return Ok(claimed);
+        }
+        let mut taking = stream::iter(picked)
+            .map(|entry| async move { (take(store, &entry).await, entry) })
+            .buffered(at_once);
         // On an error the claims still under way are dropped; any of them
         // that went through is returned to the wheel by the stranded-claim
         // sweep (`dispatcher.rs`).
-        while let Some((outcome, entry)) = taken.next().await {
-            match outcome? {
-                Taken::Missed => continue,
-                Taken::Nothing => {
-                    self.store
-                        .release_claim(entry.delivery, DeliveryStatus::Cancelled)
-                        .await?
-                }
-                Taken::Unreadable(delivery, reason) => {
-                    self.fail_unreadable(&delivery, entry.due_ms, &reason, now)
-                        .await?
-                }
-                Taken::Ready(delivery, event) => {
-                    held.insert((delivery.id, entry.due_ms));
-                    limits.enqueue(
-                        entry.endpoint,
-                        Job {
-                            delivery,
-                            event: std::sync::Arc::new(event),
-                            claim: Claim::Wheel(entry.due_ms),
-                            queued_ms: now,
-                        },
-                    );
-                }
-            }
-            claimed += 1;
+        while let Some((taken, entry)) = taking.next().await {
+            claimed += self.act_on(taken?, entry, limits, held, now).await?;
         }
         Ok(claimed)
+    }
+
+    /// Queues the attempt of a claimed entry, or settles it when there is
+    /// nothing to attempt; returns 1 if it was claimed, else 0.
+    async fn act_on(
+        &self,
+        taken: Taken,
+        entry: WheelEntry,
+        limits: &mut Limits,
+        held: &mut Held,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        match taken {
+            Taken::Missed => return Ok(0),
+            Taken::Nothing => {
+                self.store
+                    .release_claim(entry.delivery, DeliveryStatus::Cancelled)
+                    .await?
+            }
+            Taken::Unreadable(delivery, reason) => {
+                self.fail_unreadable(&delivery, entry.due_ms, &reason, now)
+                    .await?
+            }
+            Taken::Ready(delivery, event) => {
+                held.insert((delivery.id, entry.due_ms));
+                limits.enqueue(
+                    entry.endpoint,
+                    Job {
+                        delivery,
+                        event: std::sync::Arc::new(event),
+                        claim: Claim::Wheel(entry.due_ms),
+                        queued_ms: now,
+                    },
+                );
+            }
+        }
+        Ok(1)
     }
 
     /// Claims a due entry of an endpoint not active in this pass and

@@ -91,6 +91,18 @@ impl Store {
         }
     }
 
+    /// How many wheel claims the dispatcher may have under way at once:
+    /// one where the backend answers at once (overlapping would only add
+    /// work); on a shared database, where each claim is a round trip, half
+    /// the connection pool, which keeps the database busy and leaves the
+    /// other half to recording and publishing.
+    pub fn claims_at_once(&self) -> usize {
+        match self {
+            Store::Sled(_) => 1,
+            Store::Postgres(p) => (p.pool_size() / 2).max(1),
+        }
+    }
+
     /// Returns to the wheel every claim not in `held` (claims the
     /// dispatcher holds, as (delivery, claim token)): an attempt that could
     /// not be started or recorded left it behind.
