@@ -227,6 +227,27 @@ fn attempt(n: u32, at_ms: u64, status_code: u16) -> Attempt {
     }
 }
 
+/// Records `attempt` of the claimed `job` with `outcome` applied, as the
+/// recorder does: a success also clears the endpoint's failure counters.
+async fn record(
+    store: &PgStore,
+    job: &Delivery,
+    attempt: &Attempt,
+    outcome: AttemptOutcome,
+) -> Delivery {
+    let succeeded = outcome == AttemptOutcome::Succeeded;
+    store
+        .record_attempt(
+            job,
+            attempt,
+            |d| after_attempt(d, attempt, outcome),
+            succeeded,
+        )
+        .await
+        .unwrap()
+        .expect("the delivery exists")
+}
+
 #[tokio::test]
 async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
     let Some(db) = TestDb::create().await else {
@@ -240,11 +261,7 @@ async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
     let claimed = claim_all(a.clone(), at).await.remove(0);
     let retry = AttemptOutcome::RetryAt(at + 60_000);
     let first = attempt(1, at, 500);
-    let stored = a
-        .record_attempt(&claimed, &first, |d| after_attempt(d, &first, retry), false)
-        .await
-        .unwrap()
-        .expect("the delivery exists");
+    let stored = record(&a, &claimed, &first, retry).await;
     assert_eq!(
         (stored.attempts, stored.next_attempt_ms),
         (1, Some(at + 60_000))
@@ -262,16 +279,7 @@ async fn an_attempt_is_recorded_and_a_hold_while_in_flight_is_kept() {
     assert_eq!(held, 1);
     let second = attempt(2, due, 500);
     let retry = AttemptOutcome::RetryAt(due + 60_000);
-    let stored = a
-        .record_attempt(
-            &claimed,
-            &second,
-            |d| after_attempt(d, &second, retry),
-            false,
-        )
-        .await
-        .unwrap()
-        .expect("the delivery exists");
+    let stored = record(&a, &claimed, &second, retry).await;
     assert_eq!((stored.status, stored.attempts), (DeliveryStatus::Held, 2));
     assert!(claim_all(a.clone(), due + 120_000).await.is_empty());
 
@@ -314,16 +322,7 @@ async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
     // success ends the endpoint's run of failures.
     assert_eq!(b.count_failure(target.id, at).await.unwrap(), failures(1));
     let arrived = attempt(1, at, 200);
-    let stored = a
-        .record_attempt(
-            &first,
-            &arrived,
-            |d| after_attempt(d, &arrived, AttemptOutcome::Succeeded),
-            true,
-        )
-        .await
-        .unwrap()
-        .expect("the delivery exists");
+    let stored = record(&a, &first, &arrived, AttemptOutcome::Succeeded).await;
     assert_eq!(
         (stored.status, stored.attempts),
         (DeliveryStatus::Succeeded, 1)
@@ -341,16 +340,7 @@ async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
         .unwrap();
     assert_eq!(held, 2);
     let refused = attempt(1, at, 500);
-    let stored = a
-        .record_attempt(
-            &second,
-            &refused,
-            |d| after_attempt(d, &refused, AttemptOutcome::Failed),
-            false,
-        )
-        .await
-        .unwrap()
-        .expect("the delivery exists");
+    let stored = record(&a, &second, &refused, AttemptOutcome::Failed).await;
     assert_eq!((stored.status, stored.attempts), (DeliveryStatus::Held, 1));
     assert_eq!(a.get_delivery(second.id).await.unwrap(), Some(stored));
     assert_eq!(a.attempts_of(second.id).await.unwrap(), [refused]);
@@ -359,16 +349,7 @@ async fn a_final_outcome_is_written_only_over_the_delivery_as_claimed() {
     // Held while in flight and yet it arrived: written from the stored row,
     // and the counters are cleared there too.
     let arrived = attempt(1, at, 200);
-    let stored = a
-        .record_attempt(
-            &third,
-            &arrived,
-            |d| after_attempt(d, &arrived, AttemptOutcome::Succeeded),
-            true,
-        )
-        .await
-        .unwrap()
-        .expect("the delivery exists");
+    let stored = record(&a, &third, &arrived, AttemptOutcome::Succeeded).await;
     assert_eq!(stored.status, DeliveryStatus::Succeeded);
     assert_eq!(a.get_delivery(third.id).await.unwrap(), Some(stored));
     assert_eq!(b.endpoint_health(target.id).await.unwrap(), failures(0));
