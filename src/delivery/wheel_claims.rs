@@ -65,23 +65,24 @@ async fn take(store: &Store, entry: &WheelEntry) -> Result<Taken, StoreError> {
     }
 }
 
-/// The room a pass has left as it picks entries: overall, and per endpoint.
-struct Room {
+/// The room a pass has left as it picks a page's entries: overall, and per
+/// endpoint (the limits' room less what this page picked already).
+struct Room<'a> {
+    limits: &'a Limits,
     total: usize,
-    endpoints: HashMap<EndpointId, usize>,
+    picked: HashMap<EndpointId, usize>,
     /// Active endpoints with room left.
     with_room: usize,
     any_active: bool,
 }
 
-impl Room {
-    fn new(limits: &Limits, active: &Active<'_>, batch_left: usize) -> Room {
-        let endpoints: HashMap<EndpointId, usize> =
-            active.values().map(|e| (e.id, limits.room(e))).collect();
+impl<'a> Room<'a> {
+    fn new(limits: &'a Limits, active: &Active<'_>, batch_left: usize) -> Room<'a> {
         Room {
+            limits,
             total: limits.total_room().min(batch_left),
-            with_room: endpoints.values().filter(|room| **room > 0).count(),
-            endpoints,
+            picked: HashMap::new(),
+            with_room: active.values().filter(|e| limits.has_room(e)).count(),
             any_active: !active.is_empty(),
         }
     }
@@ -97,15 +98,14 @@ impl Room {
 
     /// Counts one entry for `endpoint` if it has room.
     fn pick(&mut self, endpoint: &Endpoint) -> bool {
-        let Some(left) = self.endpoints.get_mut(&endpoint.id) else {
-            return false;
-        };
-        if *left == 0 || self.total == 0 {
+        let picked = self.picked.entry(endpoint.id).or_default();
+        let left = self.limits.room(endpoint).saturating_sub(*picked);
+        if left == 0 || self.total == 0 {
             return false;
         }
-        *left -= 1;
+        *picked += 1;
         self.total -= 1;
-        if *left == 0 {
+        if left == 1 {
             self.with_room -= 1;
         }
         true
@@ -280,5 +280,44 @@ impl Dispatcher {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(max_in_flight: u32) -> Endpoint {
+        let mut endpoint = Endpoint::new("http://127.0.0.1:9/".into(), vec![], "s".into(), 1);
+        endpoint.max_in_flight = Some(max_in_flight);
+        endpoint
+    }
+
+    #[test]
+    fn a_page_picks_within_each_endpoints_room_and_stops_once_all_are_full() {
+        let (narrow, wide) = (endpoint(1), endpoint(3));
+        let active: Active = [(narrow.id, &narrow), (wide.id, &wide)].into();
+        let limits = Limits::new(10, 16);
+        let mut room = Room::new(&limits, &active, CLAIM_BATCH);
+        assert!(room.pick(&narrow));
+        assert!(!room.pick(&narrow), "its one slot is picked");
+        assert!(!room.exhausted(), "the other endpoint has room");
+        assert!(room.pick(&wide) && room.pick(&wide) && room.pick(&wide));
+        assert!(!room.pick(&wide));
+        assert!(room.exhausted(), "every endpoint is full");
+    }
+
+    #[test]
+    fn a_page_picks_no_more_than_the_pass_may_claim() {
+        let wide = endpoint(16);
+        let active: Active = [(wide.id, &wide)].into();
+        let limits = Limits::new(2, 16);
+        let mut room = Room::new(&limits, &active, 5);
+        assert!(room.pick(&wide) && room.pick(&wide));
+        assert!(room.exhausted(), "the total cap of 2 is reached");
+        assert!(!room.pick(&wide));
+        let mut room = Room::new(&limits, &active, 1);
+        assert!(room.pick(&wide));
+        assert!(!room.pick(&wide), "one claim left in this pass");
     }
 }
