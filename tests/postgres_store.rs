@@ -138,7 +138,8 @@ async fn a_publish_fans_out_and_a_repeated_key_returns_the_first_answer() {
     assert_eq!(store.expire_idempotency(now + 60_002).await.unwrap(), 1);
 }
 
-/// Claims every due delivery it can at `at`, one page at a time.
+/// Claims every due delivery it can at `at`, a page at a time, each page in
+/// one statement as the dispatcher does.
 async fn claim_all(store: PgStore, at: u64) -> Vec<Delivery> {
     let mut mine = Vec::new();
     loop {
@@ -146,11 +147,7 @@ async fn claim_all(store: PgStore, at: u64) -> Vec<Delivery> {
         if page.is_empty() {
             return mine;
         }
-        for entry in page {
-            if let Some(delivery) = store.claim(&entry, at).await.unwrap() {
-                mine.push(delivery);
-            }
-        }
+        mine.extend(store.claim_all(&page, at).await.unwrap());
     }
 }
 

@@ -1,13 +1,13 @@
 //! Taking due deliveries off the wheel: the dispatcher's claims.
 //!
 //! A pass reads due entries a page at a time and picks, within each
-//! endpoint's room, those it can attempt; their claims and the reads of
-//! their events then run several at a time, in order
-//! ([`Store::claims_at_once`]: half the connection pool). On a shared
+//! endpoint's room, those it can attempt. It claims them together
+//! ([`Store::claim_all`]), then reads their events several at a time, in
+//! order ([`Store::reads_at_once`]: half the connection pool). On a shared
 //! database each claim and each read is a round trip, and made one after
 //! another they held every delivery of the wheel to the pace of two round
-//! trips. The embedded store answers without waiting, so there they still
-//! run one after another.
+//! trips. The embedded store answers without waiting, so there the reads
+//! still run one after another.
 //!
 //! Entries of inactive endpoints are settled one by one (held or
 //! cancelled, see `dispatcher.rs`): they are rare, and each may change its
@@ -46,9 +46,9 @@ enum Taken {
     Unreadable(Delivery, String),
 }
 
-/// Claims `entry` and reads its event.
-async fn take(store: &Store, entry: &WheelEntry) -> Result<Taken, StoreError> {
-    let Claimed::Taken(delivery) = store.claim(entry).await? else {
+/// What a claim got, with its delivery's event read.
+async fn read_event(store: &Store, claimed: Claimed) -> Result<Taken, StoreError> {
+    let Claimed::Taken(delivery) = claimed else {
         return Ok(Taken::Missed);
     };
     let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
@@ -174,22 +174,23 @@ impl Dispatcher {
         now: u64,
     ) -> Result<usize, StoreError> {
         let store = &self.store;
+        let claims = store.claim_all(&picked).await?;
+        let taken = picked.into_iter().zip(claims);
         let mut claimed = 0;
-        let at_once = store.claims_at_once();
+        let at_once = store.reads_at_once();
         if at_once <= 1 {
-            for entry in picked {
-                let taken = take(store, &entry).await?;
+            for (entry, claim) in taken {
+                let taken = read_event(store, claim).await?;
                 claimed += self.act_on(taken, entry, limits, held, now).await?;
             }
             return Ok(claimed);
         }
-        let mut taking = stream::iter(picked)
-            .map(|entry| async move { (take(store, &entry).await, entry) })
+        let mut reading = stream::iter(taken)
+            .map(|(entry, claim)| async move { (read_event(store, claim).await, entry) })
             .buffered(at_once);
-        // On an error the claims still under way are dropped; any of them
-        // that went through is returned to the wheel by the stranded-claim
-        // sweep (`dispatcher.rs`).
-        while let Some((taken, entry)) = taking.next().await {
+        // On an error the rest of the claims are not queued: the
+        // stranded-claim sweep (`dispatcher.rs`) returns them to the wheel.
+        while let Some((taken, entry)) = reading.next().await {
             claimed += self.act_on(taken?, entry, limits, held, now).await?;
         }
         Ok(claimed)

@@ -4,7 +4,7 @@
 //! and get their record the first time something happens to them (up to
 //! the dispatch cursor, every owed delivery has one).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Claim, EndpointHealth, LoggedEvent, Store, StoreError, WheelEntry};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
@@ -91,12 +91,41 @@ impl Store {
         }
     }
 
-    /// How many wheel claims the dispatcher may have under way at once:
-    /// one where the backend answers at once (overlapping would only add
-    /// work); on a shared database, where each claim is a round trip, half
-    /// the connection pool, which keeps the database busy and leaves the
-    /// other half to recording and publishing.
-    pub fn claims_at_once(&self) -> usize {
+    /// Claims due entries for attempts, in one round trip on a shared
+    /// database; answers in the entries' order.
+    pub async fn claim_all(&self, entries: &[WheelEntry]) -> Result<Vec<Claimed>, StoreError> {
+        match self {
+            Store::Sled(_) => {
+                let mut claims = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    claims.push(self.claim(entry).await?);
+                }
+                Ok(claims)
+            }
+            Store::Postgres(p) => {
+                let mut got: HashMap<DeliveryId, Delivery> = p
+                    .claim_all(entries, crate::clock::now_ms())
+                    .await?
+                    .into_iter()
+                    .map(|delivery| (delivery.id, delivery))
+                    .collect();
+                Ok(entries
+                    .iter()
+                    .map(|entry| match got.remove(&entry.delivery) {
+                        Some(delivery) => Claimed::Taken(Some(delivery)),
+                        None => Claimed::Missed,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// How many reads of claimed deliveries' events the dispatcher may have
+    /// under way at once: one where the backend answers at once
+    /// (overlapping would only add work); on a shared database, where each
+    /// read is a round trip, half the connection pool, which keeps the
+    /// database busy and leaves the other half to recording and publishing.
+    pub fn reads_at_once(&self) -> usize {
         match self {
             Store::Sled(_) => 1,
             Store::Postgres(p) => (p.pool_size() / 2).max(1),

@@ -1,8 +1,8 @@
 //! Leases on due deliveries, so several nodes share the work without
 //! attempting one delivery twice at once. A node reads a page of due
-//! deliveries no live lease holds, then claims each with a conditional
+//! deliveries no live lease holds, then claims them with one conditional
 //! update that skips a row another node is claiming right now (`FOR UPDATE
-//! SKIP LOCKED`) and stamps it with the node and a lease end. The attempt's
+//! SKIP LOCKED`) and stamps each with the node and a lease end. The attempt's
 //! record releases the lease (`feed.rs`); the node renews the leases of
 //! attempts still running, and a lease that runs out (a dead node) makes
 //! the delivery claimable by any node again.
@@ -70,27 +70,43 @@ impl PgStore {
         entry: &WheelEntry,
         now_ms: u64,
     ) -> Result<Option<Delivery>, PgError> {
+        Ok(self
+            .claim_all(std::slice::from_ref(entry), now_ms)
+            .await?
+            .pop())
+    }
+
+    /// Leases the due deliveries of `entries` to this node in one statement
+    /// and returns those it got, as leased, in no particular order. One
+    /// left out is gone, no longer due, or held or being taken by another
+    /// node.
+    pub async fn claim_all(
+        &self,
+        entries: &[WheelEntry],
+        now_ms: u64,
+    ) -> Result<Vec<Delivery>, PgError> {
+        let ids: Vec<Vec<u8>> = entries.iter().map(|entry| key(entry.delivery)).collect();
         let client = self.client().await?;
         let claimed = client
-            .query_opt(
+            .query(
                 &format!(
                     "UPDATE deliveries SET claimed_by = $2, claimed_until = $4
-                      WHERE id = (
+                      WHERE id IN (
                           SELECT id FROM deliveries
-                           WHERE id = $1 AND status = 'pending' AND next_attempt_ms <= $3
+                           WHERE id = ANY($1) AND status = 'pending' AND next_attempt_ms <= $3
                              AND (claimed_until IS NULL OR claimed_until <= $3)
                            FOR UPDATE SKIP LOCKED)
                       RETURNING {DELIVERY_COLUMNS}"
                 ),
                 &[
-                    &key(entry.delivery),
+                    &ids,
                     &self.node(),
                     &ms(now_ms),
                     &ms(now_ms.saturating_add(self.lease_ms)),
                 ],
             )
             .await?;
-        claimed.as_ref().map(delivery_of).transpose()
+        claimed.iter().map(delivery_of).collect()
     }
 
     /// When the earliest pending delivery is due after `now_ms`, or a live
