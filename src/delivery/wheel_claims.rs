@@ -174,18 +174,18 @@ impl Dispatcher {
         now: u64,
     ) -> Result<usize, StoreError> {
         let store = &self.store;
-        let claims = store.claim_all(&picked).await?;
-        let taken = picked.into_iter().zip(claims);
+        let answers = store.claim_all(&picked).await?;
+        let claims = picked.into_iter().zip(answers);
         let mut claimed = 0;
         let at_once = store.reads_at_once();
         if at_once <= 1 {
-            for (entry, claim) in taken {
+            for (entry, claim) in claims {
                 let taken = read_event(store, claim).await?;
                 claimed += self.act_on(taken, entry, limits, held, now).await?;
             }
             return Ok(claimed);
         }
-        let mut reading = stream::iter(taken)
+        let mut reading = stream::iter(claims)
             .map(|(entry, claim)| async move { (read_event(store, claim).await, entry) })
             .buffered(at_once);
         // On an error the rest of the claims are not queued: the
