@@ -222,13 +222,15 @@ impl Limits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::event_type::EventType;
     use crate::domain::DeliveryStatus;
     use crate::ids::{DeliveryId, EventId};
 
-    fn endpoint(max_in_flight: u32) -> Endpoint {
+    /// An endpoint with a cap of its own; also used by the claims' tests
+    /// (`wheel_claims.rs`).
+    pub(in crate::delivery) fn endpoint(max_in_flight: u32) -> Endpoint {
         let mut endpoint = Endpoint::new("http://127.0.0.1:9/".into(), vec![], "s".into(), 1);
         endpoint.max_in_flight = Some(max_in_flight);
         endpoint

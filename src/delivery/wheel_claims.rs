@@ -287,12 +287,7 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn endpoint(max_in_flight: u32) -> Endpoint {
-        let mut endpoint = Endpoint::new("http://127.0.0.1:9/".into(), vec![], "s".into(), 1);
-        endpoint.max_in_flight = Some(max_in_flight);
-        endpoint
-    }
+    use crate::delivery::limits::tests::endpoint;
 
     #[test]
     fn a_page_picks_within_each_endpoints_room_and_stops_once_all_are_full() {
