@@ -5,7 +5,7 @@
 mod common;
 mod pg_support;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use hookd::clock::now_ms;
@@ -136,6 +136,41 @@ async fn a_publish_fans_out_and_a_repeated_key_returns_the_first_answer() {
         .unwrap();
     assert!(!third.duplicate);
     assert_eq!(store.expire_idempotency(now + 60_002).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn events_read_together_spoil_only_the_record_that_cannot_be_decoded() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let now = now_ms();
+    let batch = vec![
+        new_event(&store, "order.created", now),
+        new_event(&store, "order.paid", now),
+    ];
+    let published = store.append_events(batch, None, 0, now).await.unwrap();
+    let (good, bad) = (published.events[0].id, published.events[1].id);
+    db.raw()
+        .await
+        .execute(
+            "UPDATE events SET record = '{\"not\": \"an event\"}' WHERE id = $1",
+            &[&bad.to_bytes().to_vec()],
+        )
+        .await
+        .unwrap();
+    let never_stored = new_event(&store, "order.created", now).event.id;
+
+    let read: HashMap<_, _> = store
+        .get_events(&[good, bad, never_stored])
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(read.len(), 2, "an ID with no event is left out");
+    let event = read[&good].as_ref().expect("a sound record reads");
+    assert_eq!(event.event_type, "order.created");
+    assert!(read[&bad].is_err(), "a spoilt record is its reason");
 }
 
 /// Claims every due delivery it can at `at`, a page at a time, each page in

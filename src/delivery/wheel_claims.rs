@@ -2,25 +2,23 @@
 //!
 //! A pass reads due entries a page at a time and picks, within each
 //! endpoint's room, those it can attempt. It claims them together
-//! ([`Store::claim_all`]), then reads their events several at a time, in
-//! order ([`Store::reads_at_once`]: half the connection pool). On a shared
-//! database each claim and each read is a round trip, and made one after
-//! another they held every delivery of the wheel to the pace of two round
-//! trips. The embedded store answers without waiting, so there the reads
-//! still run one after another.
+//! ([`Store::claim_all`]), then reads their events together
+//! ([`Store::get_events`]), each event once however many of the page's
+//! deliveries carry it. On a shared database each call is a round trip,
+//! and made once per delivery they held every delivery of the wheel to
+//! the pace of two round trips.
 //!
 //! Entries of inactive endpoints are settled one by one (held or
 //! cancelled, see `dispatcher.rs`): they are rare, and each may change its
 //! endpoint.
 
 use std::collections::HashMap;
-
-use futures_util::stream::{self, StreamExt};
+use std::sync::Arc;
 
 use crate::delivery::dispatcher::{inactive_status, Active, Dispatcher, Held};
 use crate::delivery::limits::{Job, Limits};
 use crate::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
-use crate::ids::EndpointId;
+use crate::ids::{EndpointId, EventId};
 use crate::service::outcome::{self, AttemptOutcome};
 use crate::store::{Claim, Claimed, Store, StoreError, WheelEntry};
 
@@ -41,27 +39,57 @@ enum Taken {
     /// Claimed, with nothing to attempt: the delivery is gone or no longer
     /// pending, or its event is missing.
     Nothing,
-    Ready(Delivery, Event),
+    Ready(Delivery, Arc<Event>),
     /// Claimed, and its event cannot be decoded.
     Unreadable(Delivery, String),
 }
 
-/// What a claim got, with its delivery's event read.
-async fn read_event(store: &Store, claimed: Claimed) -> Result<Taken, StoreError> {
-    let Claimed::Taken(delivery) = claimed else {
-        return Ok(Taken::Missed);
-    };
-    let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
-        return Ok(Taken::Nothing);
-    };
-    match store.get_event(delivery.event_id).await {
-        Ok(Some(event)) => Ok(Taken::Ready(delivery, event)),
-        Ok(None) => {
-            tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
-            Ok(Taken::Nothing)
+/// The events of a page's claims, each read once: found, or the reason it
+/// cannot be decoded.
+type PageEvents = HashMap<EventId, Result<Arc<Event>, String>>;
+
+/// The delivery a claim got, if it is still to be attempted.
+fn pending(claimed: &Claimed) -> Option<&Delivery> {
+    match claimed {
+        Claimed::Taken(Some(delivery)) if delivery.status == DeliveryStatus::Pending => {
+            Some(delivery)
         }
-        Err(StoreError::Codec(reason)) => Ok(Taken::Unreadable(delivery, reason)),
-        Err(error) => Err(error),
+        _ => None,
+    }
+}
+
+/// The events the page's pending claims carry.
+async fn read_events(store: &Store, claims: &[Claimed]) -> Result<PageEvents, StoreError> {
+    let mut wanted: Vec<EventId> = claims
+        .iter()
+        .filter_map(pending)
+        .map(|d| d.event_id)
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    Ok(store
+        .get_events(&wanted)
+        .await?
+        .into_iter()
+        .map(|(id, read)| (id, read.map(Arc::new)))
+        .collect())
+}
+
+/// What a claim got, with its delivery's event from `events`.
+fn taken(claimed: Claimed, events: &PageEvents) -> Taken {
+    let delivery = match claimed {
+        Claimed::Missed => return Taken::Missed,
+        Claimed::Taken(Some(delivery)) if delivery.status == DeliveryStatus::Pending => delivery,
+        // Gone, or no longer pending.
+        Claimed::Taken(_) => return Taken::Nothing,
+    };
+    match events.get(&delivery.event_id) {
+        Some(Ok(event)) => Taken::Ready(delivery, Arc::clone(event)),
+        Some(Err(reason)) => Taken::Unreadable(delivery, reason.clone()),
+        None => {
+            tracing::error!(delivery = %delivery.id, "event of a pending delivery is missing");
+            Taken::Nothing
+        }
     }
 }
 
@@ -173,25 +201,14 @@ impl Dispatcher {
         held: &mut Held,
         now: u64,
     ) -> Result<usize, StoreError> {
-        let store = &self.store;
-        let answers = store.claim_all(&picked).await?;
-        let claims = picked.into_iter().zip(answers);
+        let claims = self.store.claim_all(&picked).await?;
+        // On an error nothing is queued: the stranded-claim sweep
+        // (`dispatcher.rs`) returns the page's claims to the wheel.
+        let events = read_events(&self.store, &claims).await?;
         let mut claimed = 0;
-        let at_once = store.reads_at_once();
-        if at_once <= 1 {
-            for (entry, claim) in claims {
-                let taken = read_event(store, claim).await?;
-                claimed += self.act_on(taken, entry, limits, held, now).await?;
-            }
-            return Ok(claimed);
-        }
-        let mut reading = stream::iter(claims)
-            .map(|(entry, claim)| async move { (read_event(store, claim).await, entry) })
-            .buffered(at_once);
-        // On an error the rest of the claims are not queued: the
-        // stranded-claim sweep (`dispatcher.rs`) returns them to the wheel.
-        while let Some((taken, entry)) = reading.next().await {
-            claimed += self.act_on(taken?, entry, limits, held, now).await?;
+        for (entry, claim) in picked.into_iter().zip(claims) {
+            let taken = taken(claim, &events);
+            claimed += self.act_on(taken, entry, limits, held, now).await?;
         }
         Ok(claimed)
     }
@@ -223,7 +240,7 @@ impl Dispatcher {
                     entry.endpoint,
                     Job {
                         delivery,
-                        event: std::sync::Arc::new(event),
+                        event,
                         claim: Claim::Wheel(entry.due_ms),
                         queued_ms: now,
                     },

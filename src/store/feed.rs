@@ -124,18 +124,6 @@ impl Store {
         }
     }
 
-    /// How many reads of claimed deliveries' events the dispatcher may have
-    /// under way at once: one where the backend answers at once
-    /// (overlapping would only add work); on a shared database, where each
-    /// read is a round trip, half the connection pool, which keeps the
-    /// database busy and leaves the other half to recording and publishing.
-    pub fn reads_at_once(&self) -> usize {
-        match self {
-            Store::Sled(_) => 1,
-            Store::Postgres(p) => (p.pool_size() / 2).max(1),
-        }
-    }
-
     /// Returns to the wheel every claim not in `held` (claims the
     /// dispatcher holds, as (delivery, claim token)): an attempt that could
     /// not be started or recorded left it behind.

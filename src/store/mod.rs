@@ -16,6 +16,7 @@ mod operations;
 pub mod postgres;
 mod sled;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,7 +34,8 @@ pub use self::sled::{
 };
 use crate::config::{Durability, StorageBackend, StorageSettings};
 use crate::domain::filter::EventFilter;
-use crate::domain::Endpoint;
+use crate::domain::{Endpoint, Event};
+use crate::ids::EventId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -65,6 +67,10 @@ pub struct Subscriber {
     pub endpoint: Endpoint,
     pub filter: EventFilter,
 }
+
+/// Events read together by ID ([`Store::get_events`]): each one found, or
+/// the reason its record cannot be decoded. IDs not found are absent.
+pub type EventReads = HashMap<EventId, Result<Event, String>>;
 
 /// A handle on the open storage; clones share it.
 #[derive(Clone)]

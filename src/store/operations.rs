@@ -5,7 +5,7 @@
 //! on the blocking pool.
 
 use super::{
-    AppendOutcome, DeliveryPage, DeliverySearch, EndpointHealth, EventQuery, NewEvent,
+    AppendOutcome, DeliveryPage, DeliverySearch, EndpointHealth, EventQuery, EventReads, NewEvent,
     PurgeOutcome, ReplayBatch, SearchPage, Store, StoreError,
 };
 use crate::domain::replay::ReplayJob;
@@ -181,6 +181,30 @@ impl Store {
         match self {
             Store::Sled(s) => s.get_event(id),
             Store::Postgres(p) => Ok(p.get_event(id).await?),
+        }
+    }
+
+    /// The events of `ids` that exist, read together (one round trip on a
+    /// shared database). A record that cannot be decoded is its reason, and
+    /// spoils only its own entry.
+    pub async fn get_events(&self, ids: &[EventId]) -> Result<EventReads, StoreError> {
+        if ids.is_empty() {
+            return Ok(EventReads::new());
+        }
+        match self {
+            Store::Sled(s) => {
+                let mut read = EventReads::with_capacity(ids.len());
+                for &id in ids {
+                    match s.get_event(id) {
+                        Ok(Some(event)) => read.insert(id, Ok(event)),
+                        Ok(None) => None,
+                        Err(StoreError::Codec(reason)) => read.insert(id, Err(reason)),
+                        Err(error) => return Err(error),
+                    };
+                }
+                Ok(read)
+            }
+            Store::Postgres(p) => Ok(p.get_events(ids).await?.into_iter().collect()),
         }
     }
 }

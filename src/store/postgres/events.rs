@@ -257,6 +257,38 @@ impl PgStore {
         row.map(|row| from_json(row.get(0))).transpose()
     }
 
+    /// The events of `ids` that exist, in one statement. Each record is
+    /// decoded on its own: one that cannot be is its error's reason and
+    /// spoils only its own entry.
+    pub async fn get_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(EventId, Result<Event, String>)>, PgError> {
+        let client = self.client().await?;
+        let created: Vec<i64> = ids.iter().map(|id| ms(id.created_ms())).collect();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| key(*id)).collect();
+        // Every ID names one row, so matching each column against its list
+        // finds exactly the rows asked for; the `created_ms` list lets the
+        // server skip the days that hold none of them.
+        let rows = client
+            .query(
+                "SELECT id, record::text FROM events
+                 WHERE created_ms = ANY($1) AND id = ANY($2)",
+                &[&created, &keys],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let id: EventId = id_of(row.get(0))?;
+                let event = from_json(row.get(1)).map_err(|error| match error {
+                    PgError::Codec(reason) => reason,
+                    other => other.to_string(),
+                });
+                Ok((id, event))
+            })
+            .collect()
+    }
+
     /// One page of the log in ID order. With `after`, only events before the
     /// watermark (see the module comment), so a tailing reader never skips
     /// one that commits late.

@@ -255,11 +255,6 @@ impl PgStore {
         Ok(taken.ok_or(PgError::ConnectionThreadStopped)??)
     }
 
-    /// How many connections the pool may open (`storage.postgres_pool_size`).
-    pub fn pool_size(&self) -> usize {
-        self.pool.status().max_size
-    }
-
     /// The database URL as messages may show it (no password).
     pub fn url(&self) -> &str {
         &self.url
