@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
 
+use super::prepared::Prepared;
 use super::{from_json, json, key, ms, ms_of, PgError, PgStore};
 use crate::delivery::signing::constant_time_eq;
 use crate::domain::{Account, AccountId, Endpoint, Partner, PartnerStatus};
@@ -27,7 +28,7 @@ impl PgStore {
         sql: &str,
         id: &(dyn ToSql + Sync),
     ) -> Result<Option<T>, PgError> {
-        let row = self.client().await?.query_opt(sql, &[id]).await?;
+        let row = self.client().await?.query_opt_cached(sql, &[id]).await?;
         row.map(|row| from_json(row.get(0))).transpose()
     }
 
@@ -42,7 +43,11 @@ impl PgStore {
                FROM partners p JOIN endpoints e ON e.id = p.endpoint_id
               WHERE {condition}"
         );
-        let row = self.client().await?.query_opt(&sql, &[param]).await?;
+        let row = self
+            .client()
+            .await?
+            .query_opt_cached(&sql, &[param])
+            .await?;
         row.map(|row| Ok((from_json(row.get(0))?, from_json(row.get(1))?)))
             .transpose()
     }
@@ -53,7 +58,7 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<T>, PgError> {
-        let rows = self.client().await?.query(sql, params).await?;
+        let rows = self.client().await?.query_cached(sql, params).await?;
         rows.iter().map(|row| from_json(row.get(0))).collect()
     }
 
@@ -86,7 +91,7 @@ impl PgStore {
     pub async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<(), PgError> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO endpoints (id, account_id, record) VALUES ($1, $2, $3::text::jsonb)
                  ON CONFLICT (id) DO UPDATE
                  SET account_id = EXCLUDED.account_id, record = EXCLUDED.record",
@@ -106,9 +111,9 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let removed = tx
-            .execute("DELETE FROM endpoints WHERE id = $1", &[&key(id)])
+            .execute_cached("DELETE FROM endpoints WHERE id = $1", &[&key(id)])
             .await?;
-        tx.execute("DELETE FROM health WHERE endpoint_id = $1", &[&key(id)])
+        tx.execute_cached("DELETE FROM health WHERE endpoint_id = $1", &[&key(id)])
             .await?;
         tx.commit().await?;
         self.reload_subscribers().await?;
@@ -119,7 +124,7 @@ impl PgStore {
     pub async fn create_account(&self, account: &Account) -> Result<bool, PgError> {
         let client = self.client().await?;
         let created = client
-            .execute(
+            .execute_cached(
                 "INSERT INTO accounts (id, record) VALUES ($1, $2::text::jsonb)
                  ON CONFLICT (id) DO NOTHING",
                 &[&account.id.as_str(), &json(account)?],
@@ -152,7 +157,7 @@ impl PgStore {
     pub async fn save_account(&self, account: &Account) -> Result<(), PgError> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO accounts (id, record) VALUES ($1, $2::text::jsonb)
                  ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 &[&account.id.as_str(), &json(account)?],
@@ -164,7 +169,7 @@ impl PgStore {
     pub async fn delete_account(&self, id: &AccountId) -> Result<bool, PgError> {
         let client = self.client().await?;
         let removed = client
-            .execute("DELETE FROM accounts WHERE id = $1", &[&id.as_str()])
+            .execute_cached("DELETE FROM accounts WHERE id = $1", &[&id.as_str()])
             .await?;
         Ok(removed == 1)
     }
@@ -178,13 +183,13 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO accounts (id, record) VALUES ($1, $2::text::jsonb)
              ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
             &[&account.id.as_str(), &json(account)?],
         )
         .await?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO endpoints (id, account_id, record) VALUES ($1, $2, $3::text::jsonb)",
             &[
                 &key(endpoint.id),
@@ -193,7 +198,7 @@ impl PgStore {
             ],
         )
         .await?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO partners (id, endpoint_id, secret_hash, record)
              VALUES ($1, $2, $3, $4::text::jsonb)",
             &[
@@ -244,7 +249,7 @@ impl PgStore {
     pub async fn save_partner(&self, partner: &Partner) -> Result<bool, PgError> {
         let client = self.client().await?;
         let changed = client
-            .execute(
+            .execute_cached(
                 "UPDATE partners SET record = $2::text::jsonb WHERE id = $1",
                 &[&key(partner.id), &json(partner)?],
             )
@@ -261,12 +266,12 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE endpoints SET record = $2::text::jsonb WHERE id = $1",
             &[&key(endpoint.id), &json(endpoint)?],
         )
         .await?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE partners SET secret_hash = $2 WHERE id = $1",
             &[&key(partner.id), &secret_hash(&endpoint.secret)],
         )
@@ -281,7 +286,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let Some(row) = tx
-            .query_opt(
+            .query_opt_cached(
                 "DELETE FROM partners WHERE id = $1 RETURNING record::text",
                 &[&key(id)],
             )
@@ -290,7 +295,7 @@ impl PgStore {
             return Ok(None);
         };
         let partner: Partner = from_json(row.get(0))?;
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM accounts WHERE id = $1",
             &[&partner.account_id().as_str()],
         )
@@ -311,7 +316,7 @@ impl PgStore {
     pub async fn active_partners(&self) -> Result<Vec<(Partner, Endpoint)>, PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT p.record::text, e.record::text
                    FROM partners p JOIN endpoints e ON e.id = p.endpoint_id
                   ORDER BY p.id",
@@ -331,7 +336,7 @@ impl PgStore {
     pub async fn endpoint_health(&self, id: EndpointId) -> Result<EndpointHealth, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT consecutive_failures, failing_since_ms FROM health WHERE endpoint_id = $1",
                 &[&key(id)],
             )
@@ -348,7 +353,7 @@ impl PgStore {
     ) -> Result<EndpointHealth, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_one(
+            .query_one_cached(
                 "INSERT INTO health (endpoint_id, consecutive_failures, failing_since_ms)
                  VALUES ($1, 1, $2)
                  ON CONFLICT (endpoint_id) DO UPDATE
@@ -365,7 +370,7 @@ impl PgStore {
     pub async fn reset_health(&self, id: EndpointId) -> Result<(), PgError> {
         let client = self.client().await?;
         client
-            .execute("DELETE FROM health WHERE endpoint_id = $1", &[&key(id)])
+            .execute_cached("DELETE FROM health WHERE endpoint_id = $1", &[&key(id)])
             .await?;
         Ok(())
     }

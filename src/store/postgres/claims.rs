@@ -8,6 +8,7 @@
 //! the delivery claimable by any node again.
 
 use super::deliveries::{delivery_of, DELIVERY_COLUMNS};
+use super::prepared::Prepared;
 use super::{id_of, key, ms, ms_of, PgError, PgStore};
 use crate::domain::{Delivery, DeliveryStatus};
 use crate::ids::DeliveryId;
@@ -36,7 +37,7 @@ impl PgStore {
             None => (-1, Vec::new()),
         };
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT next_attempt_ms, id, endpoint_id FROM deliveries
                   WHERE status = 'pending' AND next_attempt_ms <= $1
                     AND (claimed_until IS NULL OR claimed_until <= $1)
@@ -88,7 +89,7 @@ impl PgStore {
         let ids: Vec<Vec<u8>> = entries.iter().map(|entry| key(entry.delivery)).collect();
         let client = self.client().await?;
         let claimed = client
-            .query(
+            .query_cached(
                 &format!(
                     "UPDATE deliveries SET claimed_by = $2, claimed_until = $4
                       WHERE id IN (
@@ -114,7 +115,7 @@ impl PgStore {
     pub async fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_one(
+            .query_one_cached(
                 "SELECT least(
                      (SELECT min(next_attempt_ms) FROM deliveries
                        WHERE status = 'pending' AND next_attempt_ms > $1),
@@ -135,7 +136,7 @@ impl PgStore {
     ) -> Result<(), PgError> {
         let client = self.client().await?;
         let settled = client
-            .execute(
+            .execute_cached(
                 "UPDATE deliveries
                     SET status = $3, next_attempt_ms = NULL,
                         claimed_by = NULL, claimed_until = NULL
@@ -148,7 +149,7 @@ impl PgStore {
             return Ok(());
         }
         client
-            .execute(
+            .execute_cached(
                 "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
                   WHERE id = $1 AND claimed_by = $2",
                 &[&key(id), &self.node()],
@@ -164,7 +165,7 @@ impl PgStore {
         let held: Vec<Vec<u8>> = held.iter().map(|id| key(*id)).collect();
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "UPDATE deliveries SET claimed_until = $3
                   WHERE claimed_by = $1 AND id = ANY($2)",
                 &[
@@ -175,7 +176,7 @@ impl PgStore {
             )
             .await?;
         let released = client
-            .execute(
+            .execute_cached(
                 "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
                   WHERE claimed_by = $1 AND NOT (id = ANY($2))",
                 &[&self.node(), &held],

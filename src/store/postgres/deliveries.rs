@@ -5,6 +5,7 @@
 use tokio_postgres::Row;
 
 use super::claims::NOTIFY_WORK;
+use super::prepared::Prepared;
 use super::{from_json, id_of, key, ms, ms_of, PgError, PgStore};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, EventId};
@@ -40,7 +41,7 @@ impl PgStore {
     pub async fn get_delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"),
                 &[&key(id)],
             )
@@ -53,7 +54,7 @@ impl PgStore {
     pub async fn deliveries_of_event(&self, event: EventId) -> Result<Vec<Delivery>, PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id"
                 ),
@@ -75,7 +76,7 @@ impl PgStore {
         let client = self.client().await?;
         let before = before.map_or_else(|| vec![0xff; 17], key);
         let rows = client
-            .query(
+            .query_cached(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries
                       WHERE endpoint_id = $1 AND id < $2 AND ($3::text IS NULL OR status = $3)
@@ -126,7 +127,7 @@ impl PgStore {
         let mut scanned = 0;
         loop {
             let rows = client
-                .query(
+                .query_cached(
                     &format!(
                         "SELECT {DELIVERY_COLUMNS} FROM deliveries
                           WHERE id >= $1 AND id < $2
@@ -173,7 +174,7 @@ impl PgStore {
     pub async fn attempts_of(&self, id: DeliveryId) -> Result<Vec<Attempt>, PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT record::text FROM attempts WHERE delivery_id = $1 ORDER BY n",
                 &[&key(id)],
             )
@@ -192,7 +193,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let row = tx
-            .query_opt(
+            .query_opt_cached(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS}, claimed_until FROM deliveries WHERE id = $1 FOR UPDATE"
                 ),
@@ -213,7 +214,7 @@ impl PgStore {
         if leased || closed {
             return Ok(Some(before));
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE deliveries
                 SET status = 'pending', next_attempt_ms = $2, updated_ms = $2,
                     claimed_by = NULL, claimed_until = NULL

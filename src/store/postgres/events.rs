@@ -7,6 +7,7 @@ use deadpool_postgres::Object;
 
 use std::collections::HashSet;
 
+use super::prepared::Prepared;
 use super::rows::{insert_deliveries, insert_events};
 use super::{from_json, id_of, json, key, ms, ms_of, PgError, PgStore};
 use crate::domain::{Delivery, DeliveryStatus, Event};
@@ -121,7 +122,7 @@ impl PgStore {
         // The transaction gets its ID before the clock is read, and IDs are
         // minted only after: the watermark's rule rests on this order.
         let row = client
-            .query_one(
+            .query_one_cached(
                 "SELECT pg_current_xact_id()::text,
                         floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint",
                 &[],
@@ -131,7 +132,7 @@ impl PgStore {
         if let Some(idempotency_key) = idempotency_key {
             let fresh_after = ms(now_ms.saturating_sub(window_ms));
             let claimed = client
-                .query_opt(
+                .query_opt_cached(
                     "INSERT INTO idempotency (key, stored_ms, answer) VALUES ($1, $2, 'null')
                      ON CONFLICT (key) DO UPDATE SET stored_ms = EXCLUDED.stored_ms
                      WHERE idempotency.stored_ms <= $3
@@ -141,7 +142,7 @@ impl PgStore {
                 .await?;
             if claimed.is_none() {
                 let row = client
-                    .query_one(
+                    .query_one_cached(
                         "SELECT answer::text FROM idempotency WHERE key = $1",
                         &[&idempotency_key],
                     )
@@ -160,7 +161,7 @@ impl PgStore {
             .flat_map(|new| new.owed.iter().map(|id| key(*id)))
             .collect();
         let disabled: Vec<Vec<u8>> = client
-            .query(
+            .query_cached(
                 "SELECT id FROM endpoints
                   WHERE id = ANY($1) AND NOT (record->>'active')::boolean",
                 &[&targets],
@@ -197,7 +198,7 @@ impl PgStore {
         days.dedup();
         self.ensure_days(&days).await?;
         let logged: Vec<&Event> = events.iter().map(|(event, _)| event).collect();
-        insert_events(&***client, &logged).await?;
+        insert_events(client, &logged).await?;
         // Due at once, or held when the endpoint is disabled.
         let deliveries: Vec<(Delivery, &str)> = owed
             .iter()
@@ -220,7 +221,7 @@ impl PgStore {
                 (delivery, event.event_type.as_str())
             })
             .collect();
-        insert_deliveries(&***client, &deliveries).await?;
+        insert_deliveries(client, &deliveries).await?;
         let appended: Vec<AppendedEvent> = events
             .iter()
             .map(|(event, deliveries)| AppendedEvent {
@@ -231,7 +232,7 @@ impl PgStore {
             .collect();
         if let Some(idempotency_key) = idempotency_key {
             client
-                .execute(
+                .execute_cached(
                     "UPDATE idempotency SET answer = $2::text::jsonb WHERE key = $1",
                     &[&idempotency_key, &json(&appended)?],
                 )
@@ -249,7 +250,7 @@ impl PgStore {
     pub async fn get_event(&self, id: EventId) -> Result<Option<Event>, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT record::text FROM events WHERE created_ms = $1 AND id = $2",
                 &[&ms(id.created_ms()), &key(id)],
             )
@@ -271,7 +272,7 @@ impl PgStore {
         // finds exactly the rows asked for; the `created_ms` list lets the
         // server skip the days that hold none of them.
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT id, record::text FROM events
                  WHERE created_ms = ANY($1) AND id = ANY($2)",
                 &[&created, &keys],
@@ -314,7 +315,7 @@ impl PgStore {
         let mut page = Vec::new();
         while page.len() < query.limit {
             let rows = client
-                .query(
+                .query_cached(
                     "SELECT created_ms, id, record::text FROM events
                      WHERE created_ms >= $1 AND created_ms < $2
                        AND (created_ms, id) > ($3, $4)
@@ -351,7 +352,7 @@ impl PgStore {
 /// any statement that starts after this one returns.
 async fn watermark(client: &Object) -> Result<i64, PgError> {
     let row = client
-        .query_one(
+        .query_one_cached(
             "SELECT LEAST(
                 floor(extract(epoch FROM statement_timestamp()) * 1000)::bigint,
                 (SELECT floor(extract(epoch FROM min(xact_start)) * 1000)::bigint

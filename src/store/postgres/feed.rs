@@ -14,6 +14,7 @@
 
 use super::claims::NOTIFY_WORK;
 use super::deliveries::{attempts, delivery_of, DELIVERY_COLUMNS};
+use super::prepared::Prepared;
 use super::{json, key, ms, PgError, PgStore};
 use crate::domain::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::EndpointId;
@@ -67,7 +68,7 @@ impl PgStore {
         // A retry's wake-up (`NOTIFY`) needs the transaction.
         if expected.next_attempt_ms.is_none() {
             let swapped = client
-                .execute(
+                .execute_cached(
                     RECORD_IF_UNCHANGED,
                     &[
                         &key(job.id),
@@ -95,21 +96,21 @@ impl PgStore {
             }
         }
         let tx = client.transaction().await?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3::text::jsonb)
              ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record",
             &[&key(job.id), &attempts(attempt.attempt), &json(attempt)?],
         )
         .await?;
         if clear_health {
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM health WHERE endpoint_id = $1",
                 &[&key(job.endpoint_id)],
             )
             .await?;
         }
         let row = tx
-            .query_opt(
+            .query_opt_cached(
                 &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 FOR UPDATE"),
                 &[&key(job.id)],
             )
@@ -143,7 +144,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let rows = tx
-            .query(
+            .query_cached(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries
                       WHERE endpoint_id = $1 AND status IN ('pending', 'held')
@@ -171,7 +172,7 @@ impl PgStore {
 }
 
 async fn put(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     delivery: &Delivery,
     lease: Lease<'_>,
 ) -> Result<(), PgError> {
@@ -179,7 +180,7 @@ async fn put(
         Lease::Of(node) => (node, false),
         Lease::Any => ("", true),
     };
-    tx.execute(
+    tx.execute_cached(
         PUT_DELIVERY,
         &[
             &key(delivery.id),

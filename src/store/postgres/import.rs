@@ -5,6 +5,7 @@
 //! [`PgStore::tables_with_records`] checks first.
 
 use super::deliveries::attempts;
+use super::prepared::Prepared;
 use super::rows::{insert_deliveries, insert_events};
 use super::{json, key, ms, PgError, PgStore};
 use crate::clock;
@@ -48,7 +49,7 @@ impl PgStore {
         let records = accounts.iter().map(json).collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO accounts (id, record)
                  SELECT i, r::jsonb FROM unnest($1::text[], $2::text[]) AS u(i, r)",
                 &[&ids, &records],
@@ -66,7 +67,7 @@ impl PgStore {
         let records = endpoints.iter().map(json).collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO endpoints (id, account_id, record)
                  SELECT i, a, r::jsonb FROM unnest($1::bytea[], $2::text[], $3::text[]) AS u(i, a, r)",
                 &[&ids, &accounts, &records],
@@ -88,7 +89,7 @@ impl PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO partners (id, endpoint_id, secret_hash, record)
                  SELECT i, e, h, r::jsonb
                    FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::text[]) AS u(i, e, h, r)",
@@ -106,7 +107,7 @@ impl PgStore {
         days.dedup();
         self.ensure_days(&days).await?;
         let events: Vec<&Event> = events.iter().collect();
-        insert_events(&**self.client().await?, &events).await
+        insert_events(&self.client().await?, &events).await
     }
 
     /// Deliveries with their event's type, as they stand, with no lease: a
@@ -126,7 +127,7 @@ impl PgStore {
                 (delivery, event_type.as_str())
             })
             .collect();
-        insert_deliveries(&**self.client().await?, &rows).await
+        insert_deliveries(&self.client().await?, &rows).await
     }
 
     pub async fn import_attempts(&self, records: &[(DeliveryId, Attempt)]) -> Result<(), PgError> {
@@ -138,7 +139,7 @@ impl PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO attempts (delivery_id, n, record)
                  SELECT i, n, r::jsonb FROM unnest($1::bytea[], $2::integer[], $3::text[]) AS u(i, n, r)",
                 &[&ids, &numbers, &attempts],
@@ -155,7 +156,7 @@ impl PgStore {
         let records = jobs.iter().map(json).collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO replays (id, status, job)
                  SELECT i, s, j::jsonb FROM unnest($1::bytea[], $2::text[], $3::text[]) AS u(i, s, j)",
                 &[&ids, &statuses, &records],
@@ -173,7 +174,7 @@ impl PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO idempotency (key, stored_ms, answer)
                  SELECT k, s, a::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(k, s, a)",
                 &[&keys, &stored, &answers],
@@ -197,7 +198,7 @@ impl PgStore {
             .collect();
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO health (endpoint_id, consecutive_failures, failing_since_ms)
                  SELECT i, c, s FROM unnest($1::bytea[], $2::integer[], $3::bigint[]) AS u(i, c, s)",
                 &[&ids, &failures, &since],

@@ -49,6 +49,7 @@ mod deliveries;
 mod events;
 mod feed;
 mod import;
+mod prepared;
 mod replays;
 mod retention;
 mod rows;

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::claims::NOTIFY_WORK;
+use super::prepared::Prepared;
 use super::rows::insert_deliveries;
 use super::{from_json, json, key, ms, PgError, PgStore};
 use crate::domain::replay::{next_picked, ReplayJob, ReplaySelection, ReplayStatus};
@@ -19,7 +20,7 @@ impl PgStore {
     pub async fn create_replay(&self, job: &ReplayJob) -> Result<(), PgError> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO replays (id, status, job) VALUES ($1, $2, $3::text::jsonb)",
                 &[&key(job.id), &job.status.as_str(), &json(job)?],
             )
@@ -30,7 +31,7 @@ impl PgStore {
     pub async fn get_replay(&self, id: ReplayId) -> Result<Option<ReplayJob>, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT job::text FROM replays WHERE id = $1", &[&key(id)])
+            .query_opt_cached("SELECT job::text FROM replays WHERE id = $1", &[&key(id)])
             .await?;
         row.map(|row| from_json(row.get(0))).transpose()
     }
@@ -43,7 +44,7 @@ impl PgStore {
     ) -> Result<Vec<ReplayJob>, PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT job::text FROM replays WHERE id < $1 ORDER BY id DESC LIMIT $2",
                 &[
                     &before.map_or_else(|| vec![0xff; 17], key),
@@ -63,7 +64,7 @@ impl PgStore {
     pub async fn running_replays(&self) -> Result<Vec<ReplayJob>, PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT job::text FROM replays
                   WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $1)
                   ORDER BY id",
@@ -86,7 +87,7 @@ impl PgStore {
             job.finished_at_ms = Some(now_ms);
             let client = self.client().await?;
             client
-                .execute(
+                .execute_cached(
                     "UPDATE replays SET status = $2, job = $3::text::jsonb,
                             runner = NULL, lease_until = NULL
                       WHERE id = $1",
@@ -108,7 +109,7 @@ impl PgStore {
         let now = crate::clock::now_ms();
         let client = self.client().await?;
         let leased = client
-            .query_opt(
+            .query_opt_cached(
                 "UPDATE replays SET runner = $2, lease_until = $4
                   WHERE id = $1 AND status = 'running'
                     AND (runner IS NULL OR runner = $2 OR lease_until <= $3)
@@ -120,8 +121,7 @@ impl PgStore {
                     &ms(now.saturating_add(self.lease_ms)),
                 ],
             )
-            .await
-            .map_err(PgError::from)?;
+            .await?;
         drop(client);
         let Some(row) = leased else {
             let job = self.get_replay(id).await?;
@@ -152,7 +152,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let row = tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT job::text FROM replays WHERE id = $1 AND runner = $2 FOR UPDATE",
                 &[&key(job.id), &self.node()],
             )
@@ -173,9 +173,9 @@ impl PgStore {
             .iter()
             .map(|d| (d.clone(), types.get(&d.event_id).copied().unwrap_or("")))
             .collect();
-        insert_deliveries(&*tx, &rows).await?;
+        insert_deliveries(&tx, &rows).await?;
         let finished = job.status != ReplayStatus::Running;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE replays SET status = $2, job = $3::text::jsonb,
                     runner = CASE WHEN $4 THEN NULL ELSE runner END,
                     lease_until = CASE WHEN $4 THEN NULL ELSE lease_until END
@@ -200,7 +200,7 @@ impl PgStore {
                 };
                 let client = self.client().await?;
                 let rows = client
-                    .query(
+                    .query_cached(
                         "SELECT record::text FROM events
                           WHERE created_ms >= $1 AND created_ms < $2
                             AND (created_ms, id) > ($3, $4)

@@ -4,6 +4,7 @@
 //! held deliveries go with their events, so a switched-off endpoint cannot
 //! pin the log. Idempotency records expire by age.
 
+use super::prepared::Prepared;
 use super::schema::{partition_name, DAY_MS};
 use super::{key, ms, PgError, PgStore};
 use crate::ids::EventId;
@@ -66,7 +67,7 @@ impl PgStore {
         tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", partition_name(day)))
             .await?;
         let row = tx
-            .query_one(
+            .query_one_cached(
                 "WITH gone AS (
                      DELETE FROM deliveries WHERE event_id >= $1 AND event_id < $2
                      RETURNING id, status),
@@ -90,11 +91,11 @@ impl PgStore {
     /// Removes idempotency records stored before `before_ms`.
     pub async fn expire_idempotency(&self, before_ms: u64) -> Result<u64, PgError> {
         let client = self.client().await?;
-        Ok(client
-            .execute(
+        client
+            .execute_cached(
                 "DELETE FROM idempotency WHERE stored_ms < $1",
                 &[&ms(before_ms)],
             )
-            .await?)
+            .await
     }
 }

@@ -2,9 +2,10 @@
 //! (`unnest` over column arrays): shared by publishing, replay steps and the
 //! import from the embedded backend, so every path writes the same columns.
 
-use tokio_postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::deliveries::attempts;
+use super::prepared::Prepared;
 use super::{json, key, ms, PgError};
 use crate::domain::{Delivery, Event};
 
@@ -24,7 +25,7 @@ pub(super) async fn insert_events(
         .map(|e| json(*e))
         .collect::<Result<Vec<_>, _>>()?;
     client
-        .execute(
+        .execute_cached(
             "INSERT INTO events (created_ms, id, account_id, event_type, record)
              SELECT t, i, a, y, r::jsonb
                FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::text[])
@@ -64,7 +65,7 @@ pub(super) async fn insert_deliveries(
         .map(|(d, _)| ms(d.updated_at_ms))
         .collect();
     client
-        .execute(
+        .execute_cached(
             "INSERT INTO deliveries
                  (id, event_id, endpoint_id, event_type, status, attempts, next_attempt_ms, updated_ms)
              SELECT i, e, p, y, s, n, d, u

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
+use super::prepared::Prepared;
 use super::{from_json, PgError, PgStore};
 use crate::config::StorageSettings;
 use crate::domain::filter::EventFilter;
@@ -92,7 +93,7 @@ impl PgStore {
         let _reloading = self.reloading.lock().await;
         let client = self.client().await?;
         let rows = client
-            .query("SELECT record::text FROM endpoints ORDER BY id", &[])
+            .query_cached("SELECT record::text FROM endpoints ORDER BY id", &[])
             .await?;
         let mut all = Vec::with_capacity(rows.len());
         for row in rows {
@@ -128,7 +129,7 @@ impl PgStore {
     async fn count_open_deliveries(&self) -> Result<(), PgError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT status, count(*) FROM deliveries
                   WHERE status IN ('pending', 'held') GROUP BY status",
                 &[],
@@ -150,7 +151,7 @@ impl PgStore {
     async fn database_size(&self) -> Result<u64, PgError> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT pg_database_size(current_database())", &[])
+            .query_one_cached("SELECT pg_database_size(current_database())", &[])
             .await?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
