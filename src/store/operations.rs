@@ -195,12 +195,13 @@ impl Store {
             Store::Sled(s) => {
                 let mut read = EventReads::with_capacity(ids.len());
                 for &id in ids {
-                    match s.get_event(id) {
-                        Ok(Some(event)) => read.insert(id, Ok(event)),
-                        Ok(None) => None,
-                        Err(StoreError::Codec(reason)) => read.insert(id, Err(reason)),
+                    let event = match s.get_event(id) {
+                        Ok(Some(event)) => Ok(event),
+                        Ok(None) => continue,
+                        Err(StoreError::Codec(reason)) => Err(reason),
                         Err(error) => return Err(error),
                     };
+                    read.insert(id, event);
                 }
                 Ok(read)
             }
